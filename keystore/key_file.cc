@@ -1,0 +1,88 @@
+#include "keystore/key_file.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace signet::keystore {
+namespace {
+
+constexpr off_t kMaxKeyFile = 64 * 1024;
+
+std::string oct(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777u);
+  return buf;
+}
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+Result<PrivateKey> load_private_key(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return permanent_error("key file " + path + " is not a regular file");
+  if ((st.st_mode & 077) != 0) {
+    return permanent_error("key file " + path + " has mode " + oct(st.st_mode) +
+                           ", readable beyond its owner: run `chmod 600 " + path + "`");
+  }
+  if (st.st_size > kMaxKeyFile) return permanent_error("key file " + path + " is larger than 64 KiB: not a key");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(f.fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      sodium_memzero(text.data(), text.size());
+      return permanent_error("key file " + path + ": short read");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  auto key = PrivateKey::parse(text);
+  sodium_memzero(text.data(), text.size());
+  if (!key) return permanent_error("key file " + path + ": " + key.error().message);
+  return key;
+}
+
+Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite) {
+  std::string pem = key.to_pem();
+  if (pem.empty()) return permanent_error("could not encode the key as PEM");
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
+  Fd f{::open(path.c_str(), flags, 0600)};
+  if (f.fd < 0) {
+    sodium_memzero(pem.data(), pem.size());
+    if (errno == EEXIST) return permanent_error(path + " already exists: choose another --out (keys are never overwritten)");
+    return permanent_error("cannot create " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::fchmod(f.fd, 0600) == 0;  // O_TRUNC on an existing file keeps its old mode
+  std::size_t put = 0;
+  while (ok && put < pem.size()) {
+    const ssize_t n = ::write(f.fd, pem.data() + put, pem.size() - put);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) put += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fsync(f.fd) == 0;
+  const int err = errno;
+  sodium_memzero(pem.data(), pem.size());
+  if (!ok) {
+    ::unlink(path.c_str());
+    return permanent_error("writing " + path + " failed: " + std::strerror(err) + "; nothing was kept");
+  }
+  return Ok{};
+}
+
+}  // namespace signet::keystore

@@ -1,0 +1,24 @@
+// keystore/key_file.h — reading and writing private-key files safely.
+//
+// load_private_key(path): reads and parses the key once (signer/key.h).
+// Refuses, with what/where/what-to-do, a file that is not a regular file, is
+// group- or world-accessible (mode & 077), is larger than 64 KiB, or does not
+// parse. The file's bytes are zeroized after parsing; no error names them.
+//
+// write_private_key(path, key, overwrite): creates the file mode 0600
+// (O_EXCL unless overwrite), writes the PKCS#8 PEM, fsyncs, and on any
+// failure removes what it created: a failed write leaves nothing behind.
+#pragma once
+
+#include <string>
+
+#include "signer/key.h"
+#include "signer/result.h"
+
+namespace signet::keystore {
+
+Result<PrivateKey> load_private_key(const std::string& path);
+
+Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite = false);
+
+}  // namespace signet::keystore

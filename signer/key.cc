@@ -1,0 +1,273 @@
+#include "signer/key.h"
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <string>
+
+#include "signer/base64.h"
+
+namespace signet {
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct CtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, CtxFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+// Never prompt for a passphrase: an encrypted key is an error, not a hang.
+int no_passphrase(char*, int, int, void*) { return -1; }
+
+bool sodium_ready() {
+  static const bool ok = sodium_init() >= 0;
+  return ok;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+Error weak_rsa(int bits) {
+  return permanent_error("RSA key is " + std::to_string(bits) +
+                         " bits; DKIM needs at least 1024 (RFC 8301), 2048 recommended: "
+                         "generate a new one with `signet keygen --algorithm rsa --bits 2048`");
+}
+
+}  // namespace
+
+std::string_view algorithm_name(Algorithm a) {
+  return a == Algorithm::RsaSha256 ? "rsa-sha256" : "ed25519-sha256";
+}
+
+std::string_view key_type_name(Algorithm a) { return a == Algorithm::RsaSha256 ? "rsa" : "ed25519"; }
+
+std::optional<Algorithm> parse_algorithm(std::string_view a) {
+  if (a == "rsa-sha256") return Algorithm::RsaSha256;
+  if (a == "ed25519-sha256") return Algorithm::Ed25519Sha256;
+  return std::nullopt;  // rsa-sha1 included: RFC 8301 §3.1 forbids it
+}
+
+// ---------------------------------------------------------------- PrivateKey
+
+struct PrivateKey::Impl {
+  PkeyPtr rsa;                                    // RsaSha256
+  unsigned char ed_sk[crypto_sign_SECRETKEYBYTES] = {};  // Ed25519: seed || public
+  ~Impl() { sodium_memzero(ed_sk, sizeof ed_sk); }
+};
+
+PrivateKey::PrivateKey(std::unique_ptr<Impl> impl, Algorithm a, int bits)
+    : impl_(std::move(impl)), algorithm_(a), bits_(bits) {}
+PrivateKey::PrivateKey(PrivateKey&&) noexcept = default;
+PrivateKey& PrivateKey::operator=(PrivateKey&&) noexcept = default;
+PrivateKey::~PrivateKey() = default;
+
+Result<PrivateKey> PrivateKey::parse(std::string_view text) {
+  if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
+  const std::string_view t = trim(text);
+  if (t.empty()) return permanent_error("the key is empty: expected a PEM private key or a base64 Ed25519 seed");
+
+  if (t.substr(0, 10) != "-----BEGIN") {
+    // Raw Ed25519 seed, base64 (RFC 8463 Appendix A.1 style).
+    auto raw = base64::decode(t);
+    if (!raw || (raw->size() != crypto_sign_SEEDBYTES && raw->size() != crypto_sign_SECRETKEYBYTES)) {
+      if (raw) sodium_memzero(raw->data(), raw->size());
+      return permanent_error(
+          "the key is neither PEM nor the base64 of a 32-byte Ed25519 seed: give a PEM file "
+          "(PKCS#1 or PKCS#8) or a raw Ed25519 seed");
+    }
+    auto key = from_ed25519_seed(reinterpret_cast<const unsigned char*>(raw->data()));
+    sodium_memzero(raw->data(), raw->size());
+    return key;
+  }
+
+  BioPtr bio(BIO_new_mem_buf(t.data(), static_cast<int>(t.size())));
+  PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  ERR_clear_error();  // the reason is ours to give, and must not echo key bytes
+  if (!pkey) {
+    return permanent_error(
+        "the PEM private key could not be parsed (corrupt, encrypted, or not a private key): "
+        "signet reads unencrypted PKCS#1 or PKCS#8 PEM");
+  }
+  switch (EVP_PKEY_get_base_id(pkey.get())) {
+    case EVP_PKEY_RSA: {
+      const int bits = EVP_PKEY_get_bits(pkey.get());
+      if (bits < kMinRsaBits) return weak_rsa(bits);
+      auto impl = std::make_unique<Impl>();
+      impl->rsa = std::move(pkey);
+      return PrivateKey(std::move(impl), Algorithm::RsaSha256, bits);
+    }
+    case EVP_PKEY_ED25519: {
+      unsigned char seed[32];
+      std::size_t len = sizeof seed;
+      if (EVP_PKEY_get_raw_private_key(pkey.get(), seed, &len) != 1 || len != sizeof seed) {
+        ERR_clear_error();
+        return permanent_error("the Ed25519 PEM key has no usable private part");
+      }
+      auto key = from_ed25519_seed(seed);
+      sodium_memzero(seed, sizeof seed);
+      return key;
+    }
+    default:
+      return permanent_error("the PEM key is neither RSA nor Ed25519; DKIM signs with rsa-sha256 or ed25519-sha256");
+  }
+}
+
+Result<PrivateKey> PrivateKey::generate(Algorithm algorithm, int rsa_bits) {
+  if (algorithm == Algorithm::Ed25519Sha256) {
+    if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
+    unsigned char seed[crypto_sign_SEEDBYTES];
+    randombytes_buf(seed, sizeof seed);
+    auto key = from_ed25519_seed(seed);
+    sodium_memzero(seed, sizeof seed);
+    return key;
+  }
+  if (rsa_bits < kMinRsaBits) return weak_rsa(rsa_bits);
+  if (rsa_bits > 8192) return permanent_error("RSA keys over 8192 bits are not supported; use 2048, 3072 or 4096");
+  PkeyPtr pkey(EVP_RSA_gen(static_cast<unsigned>(rsa_bits)));
+  if (!pkey) {
+    ERR_clear_error();
+    return permanent_error("OpenSSL could not generate an RSA key");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->rsa = std::move(pkey);
+  return PrivateKey(std::move(impl), Algorithm::RsaSha256, rsa_bits);
+}
+
+std::string PrivateKey::public_key_base64() const {
+  if (algorithm_ == Algorithm::Ed25519Sha256) {
+    // RFC 8463 §4: p= is the base64 of the raw 32-byte public key.
+    return base64::encode(std::string_view(reinterpret_cast<const char*>(impl_->ed_sk + 32), 32));
+  }
+  // RFC 6376 §3.6.1: p= is the DER SubjectPublicKeyInfo.
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(impl_->rsa.get(), &der);
+  if (len <= 0) return {};
+  std::string out = base64::encode(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string PrivateKey::to_pem() const {
+  PkeyPtr ed;
+  EVP_PKEY* k = impl_->rsa.get();
+  if (algorithm_ == Algorithm::Ed25519Sha256) {
+    ed.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, impl_->ed_sk, 32));
+    k = ed.get();
+  }
+  BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (!k || !bio || PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+Result<std::string> PrivateKey::sign_digest(const Sha256Digest& digest) const {
+  if (algorithm_ == Algorithm::Ed25519Sha256) {
+    std::string sig(crypto_sign_BYTES, '\0');
+    crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr, digest.data(),
+                         digest.size(), impl_->ed_sk);
+    return sig;
+  }
+  // A context per signature: the EVP_PKEY is shared read-only between threads.
+  CtxPtr ctx(EVP_PKEY_CTX_new(impl_->rsa.get(), nullptr));
+  std::size_t len = 0;
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1 ||
+      EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
+    ERR_clear_error();
+    return temporary_error("OpenSSL could not set up an RSA signature");
+  }
+  std::string sig(len, '\0');
+  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, digest.data(),
+                    digest.size()) != 1) {
+    ERR_clear_error();
+    return temporary_error("OpenSSL failed to make an RSA signature");
+  }
+  sig.resize(len);
+  return sig;
+}
+
+Result<PrivateKey> PrivateKey::from_ed25519_seed(const unsigned char* seed) {
+  if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
+  auto impl = std::make_unique<Impl>();
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  crypto_sign_seed_keypair(pk, impl->ed_sk, seed);
+  return PrivateKey(std::move(impl), Algorithm::Ed25519Sha256, 256);
+}
+
+// ----------------------------------------------------------------- PublicKey
+
+struct PublicKey::Impl {
+  PkeyPtr rsa;
+  unsigned char ed_pk[crypto_sign_PUBLICKEYBYTES] = {};
+};
+
+PublicKey::PublicKey(std::unique_ptr<Impl> impl, Algorithm a, int bits)
+    : impl_(std::move(impl)), algorithm_(a), bits_(bits) {}
+PublicKey::PublicKey(PublicKey&&) noexcept = default;
+PublicKey& PublicKey::operator=(PublicKey&&) noexcept = default;
+PublicKey::~PublicKey() = default;
+
+Result<PublicKey> PublicKey::from_der(Algorithm algorithm, std::string_view der) {
+  if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
+  auto impl = std::make_unique<Impl>();
+  if (algorithm == Algorithm::Ed25519Sha256) {
+    if (der.size() != crypto_sign_PUBLICKEYBYTES) {
+      return permanent_error("ed25519 key record p= is " + std::to_string(der.size()) +
+                             " bytes; RFC 8463 §4 requires the raw 32-byte public key");
+    }
+    std::memcpy(impl->ed_pk, der.data(), der.size());
+    return PublicKey(std::move(impl), algorithm, 256);
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+  if (!k) {
+    // Some publishers put a bare PKCS#1 RSAPublicKey in p=; verifiers accept it.
+    p = reinterpret_cast<const unsigned char*>(der.data());
+    k = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der.size()));
+  }
+  ERR_clear_error();
+  if (!k) return permanent_error("rsa key record p= is not a DER RSA public key");
+  impl->rsa.reset(k);
+  if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) return permanent_error("key record says k=rsa but p= holds another key type");
+  const int bits = EVP_PKEY_get_bits(k);
+  return PublicKey(std::move(impl), algorithm, bits);
+}
+
+bool PublicKey::verify_digest(const Sha256Digest& digest, std::string_view signature) const {
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  if (algorithm_ == Algorithm::Ed25519Sha256) {
+    return signature.size() == crypto_sign_BYTES &&
+           crypto_sign_verify_detached(sig, digest.data(), digest.size(), impl_->ed_pk) == 0;
+  }
+  CtxPtr ctx(EVP_PKEY_CTX_new(impl_->rsa.get(), nullptr));
+  const bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+                  EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) == 1 &&
+                  EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) == 1 &&
+                  EVP_PKEY_verify(ctx.get(), sig, signature.size(), digest.data(), digest.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace signet

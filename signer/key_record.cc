@@ -1,0 +1,56 @@
+#include "signer/key_record.h"
+
+#include "signer/tag_list.h"
+
+namespace signet {
+
+Result<KeyRecord> parse_key_record(std::string_view txt) {
+  auto tags = parse_tag_list(txt);
+  if (!tags) return permanent_error("key record: " + tags.error().message);
+  KeyRecord rec;
+  if (const Tag* v = tags->find("v")) {
+    // §3.6.1: if v= is present it MUST be the first tag and be "DKIM1".
+    if (v != &tags->tags.front()) return permanent_error("key record: v= is not the first tag");
+    if (v->value != "DKIM1") return permanent_error("key record: v=" + v->value.substr(0, 20) + " is not DKIM1");
+  }
+  if (const Tag* k = tags->find("k")) {
+    if (k->value == "rsa") {
+      rec.key_type = Algorithm::RsaSha256;
+    } else if (k->value == "ed25519") {
+      rec.key_type = Algorithm::Ed25519Sha256;
+    } else {
+      return permanent_error("key record: unknown key type k=" + k->value.substr(0, 20));
+    }
+  }
+  const Tag* p = tags->find("p");
+  if (!p) return permanent_error("key record: no p= tag");
+  rec.public_key_base64 = strip_fws(p->value);
+  if (const Tag* h = tags->find("h")) rec.hash_algorithms = split_colon_list(h->value);
+  if (const Tag* s = tags->find("s")) rec.service_types = split_colon_list(s->value);
+  if (const Tag* t = tags->find("t")) {
+    for (const std::string& flag : split_colon_list(t->value)) {
+      if (flag == "y") rec.testing = true;
+      if (flag == "s") rec.strict_identity = true;
+    }
+  }
+  return rec;
+}
+
+std::string format_key_record(const PrivateKey& key) {
+  return "v=DKIM1; k=" + std::string(key_type_name(key.algorithm())) + "; p=" + key.public_key_base64();
+}
+
+std::string quote_txt_strings(std::string_view value) {
+  constexpr std::size_t kMax = 255;  // RFC 1035 §3.3: one character-string
+  std::string out;
+  for (std::size_t pos = 0; pos < value.size() || pos == 0; pos += kMax) {
+    if (!out.empty()) out.push_back(' ');
+    out.push_back('"');
+    out.append(value.substr(pos, kMax));
+    out.push_back('"');
+    if (value.empty()) break;
+  }
+  return out;
+}
+
+}  // namespace signet

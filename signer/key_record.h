@@ -1,0 +1,41 @@
+// signer/key_record.h — the DNS key record at <selector>._domainkey.<domain>
+// (RFC 6376 §3.6.1; RFC 8463 §4 for k=ed25519).
+//
+// parse_key_record(txt): the record's tags. Fails (permanent) when the tag
+// list is malformed, v= is present but not "DKIM1" or not first, k= is not
+// rsa or ed25519, or p= is missing. An empty p= parses (revoked() is true):
+// whether that is an error is the caller's decision.
+//
+// format_key_record(key): "v=DKIM1; k=rsa; p=<base64>" for a private key's
+// public half. quote_txt_strings(value): the value as DNS TXT character-
+// strings of at most 255 bytes each ("..." "..."), as a 2048-bit RSA p=
+// needs (RFC 1035 §3.3; RFC 6376 §3.6.2.2).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signer/key.h"
+#include "signer/result.h"
+
+namespace signet {
+
+struct KeyRecord {
+  Algorithm key_type = Algorithm::RsaSha256;  // k= (rsa when absent)
+  std::string public_key_base64;              // p=; empty means revoked
+  std::vector<std::string> hash_algorithms;   // h=; empty means any
+  std::vector<std::string> service_types;     // s=; empty means "*"
+  bool testing = false;                       // t=y
+  bool strict_identity = false;               // t=s
+
+  bool revoked() const { return public_key_base64.empty(); }
+};
+
+Result<KeyRecord> parse_key_record(std::string_view txt);
+
+std::string format_key_record(const PrivateKey& key);
+
+std::string quote_txt_strings(std::string_view value);
+
+}  // namespace signet

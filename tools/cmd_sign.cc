@@ -1,0 +1,138 @@
+// signet sign: sign the message on stdin with one or more keys.
+#include <boost/program_options.hpp>
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "keystore/key_file.h"
+#include "signer/message.h"
+#include "signer/signer.h"
+#include "tools/common.h"
+
+namespace po = boost::program_options;
+
+namespace signet::tools {
+namespace {
+
+constexpr std::size_t kMaxMessage = 256u << 20;
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    std::size_t c = s.find(',', pos);
+    if (c == std::string::npos) c = s.size();
+    if (c > pos) out.push_back(s.substr(pos, c - pos));
+    pos = c + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::pair<canon::Canon, canon::Canon>> parse_canon_option(const std::string& c) {
+  const std::size_t slash = c.find('/');
+  auto one = [](std::string_view s) -> std::optional<canon::Canon> {
+    if (s == "simple") return canon::Canon::Simple;
+    if (s == "relaxed") return canon::Canon::Relaxed;
+    return std::nullopt;
+  };
+  auto h = one(std::string_view(c).substr(0, slash));
+  auto b = slash == std::string::npos ? h : one(std::string_view(c).substr(slash + 1));
+  if (!h || !b) return permanent_error("--canon " + c + ": expected relaxed/relaxed, simple/simple, relaxed/simple or simple/relaxed");
+  return std::make_pair(*h, *b);
+}
+
+int sign_main(const std::vector<std::string>& args) {
+  po::options_description desc("signet sign [OPTIONS] < message > signed");
+  std::string domain, canon_opt = "relaxed/relaxed", expire, identity, sign_headers, oversign_headers;
+  std::vector<std::string> selectors, keys;
+  std::int64_t now = 0;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("domain,d", po::value(&domain), "signing domain (d=)")
+      ("selector,s", po::value(&selectors)->composing(), "selector (s=); one per --key, in the same order")
+      ("key,k", po::value(&keys)->composing(), "private key file (PEM or base64 Ed25519 seed, mode 0600); repeat to dual-sign")
+      ("canon,c", po::value(&canon_opt), "canonicalization header/body (default relaxed/relaxed)")
+      ("expire", po::value(&expire), "signature lifetime for x=, e.g. 7d, 12h, 3600")
+      ("identity,i", po::value(&identity), "agent or user identifier (i=), @domain or user@domain")
+      ("time", po::value(&now), "signing time t= as a Unix timestamp (default: now)")
+      ("sign-headers", po::value(&sign_headers), "comma-separated header names to sign (From/Subject/To/Date always)")
+      ("oversign-headers", po::value(&oversign_headers), "comma-separated header names to oversign (From/Subject/To/Date always)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\nOutput: the message with CRLF line endings (bare LF becomes CRLF, as MTAs hand\n"
+                         "milters) and the DKIM-Signature header(s) prepended. No l= is ever produced.\n";
+    return kExitOk;
+  }
+  if (domain.empty()) return fail("sign", "--domain is required (the d= signing domain)");
+  if (!valid_dns_name(domain)) return fail("sign", "--domain " + domain + " is not a valid domain name");
+  if (keys.empty()) return fail("sign", "at least one --key is required");
+  if (selectors.size() != keys.size()) {
+    return fail("sign", "give one --selector per --key (" + std::to_string(selectors.size()) + " selectors, " +
+                            std::to_string(keys.size()) + " keys)");
+  }
+  for (const auto& s : selectors) {
+    if (!valid_dns_name(s)) return fail("sign", "--selector " + s + " is not a valid selector (RFC 6376 §3.1)");
+  }
+  auto canon = parse_canon_option(canon_opt);
+  if (!canon) return fail("sign", canon.error().message);
+
+  SignOptions options;
+  options.header_canon = canon->first;
+  options.body_canon = canon->second;
+  if (vm.count("expire")) {
+    options.expire_after = parse_duration(expire);
+    if (!options.expire_after) return fail("sign", "--expire " + expire + ": expected a duration such as 7d, 12h or 3600");
+  }
+  if (vm.count("sign-headers")) options.headers.sign = split_commas(sign_headers);
+  if (vm.count("oversign-headers")) options.headers.oversign = split_commas(oversign_headers);
+  if (!vm.count("time")) now = static_cast<std::int64_t>(std::time(nullptr));
+
+  std::vector<PrivateKey> loaded;
+  loaded.reserve(keys.size());
+  for (const auto& path : keys) {
+    auto k = keystore::load_private_key(path);
+    if (!k) return fail("sign", k.error().message);
+    loaded.push_back(std::move(k.value()));
+  }
+  std::vector<SigningKey> signing;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    SigningKey sk{&loaded[i], domain, selectors[i], std::nullopt};
+    if (vm.count("identity")) {
+      const std::size_t at = identity.rfind('@');
+      const std::string idom = at == std::string::npos ? "" : identity.substr(at + 1);
+      if (at == std::string::npos || !(idom == domain || (idom.size() > domain.size() &&
+                                                          idom.compare(idom.size() - domain.size() - 1, std::string::npos, "." + domain) == 0))) {
+        return fail("sign", "--identity " + identity + " must be @" + domain + " or user@ a subdomain of it (RFC 6376 §3.5)");
+      }
+      sk.identity = identity;
+    }
+    signing.push_back(std::move(sk));
+  }
+
+  std::string error;
+  auto raw = read_stdin(kMaxMessage, &error);
+  if (!raw) return fail("sign", error);
+  const std::string message = normalize_line_endings(*raw);
+  auto parsed = parse_message(message);
+  if (!parsed) return fail("sign", "input " + parsed.error().message);
+  auto sigs = sign_message(parsed->fields, parsed->body, options, signing, now);
+  if (!sigs) return fail("sign", sigs.error().message);
+
+  std::string out;
+  for (const auto& s : *sigs) {
+    out += s;
+    out += "\r\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fwrite(message.data(), 1, message.size(), stdout);
+  if (std::fflush(stdout) != 0) return fail("sign", "writing standard output failed");
+  return kExitOk;
+}
+
+}  // namespace signet::tools

@@ -1,0 +1,37 @@
+// tools/common.h — what the signet subcommands share: reading stdin, the
+// one-line error convention, durations, name checks.
+//
+// Exit codes: 0 success; 1 a verification failed; 2 bad input or usage, with
+// exactly one line on stderr saying what, where, and what to do.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace signet::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Prints "signet CMD: message" as one line (newlines in message flattened); returns 2.
+int fail(std::string_view cmd, std::string_view message);
+
+// All of stdin, binary-safe. nullopt (with *error set) past max_bytes.
+std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error);
+
+// "7d", "12h", "30m", "45s", "3600": seconds; nullopt when malformed or <= 0.
+std::optional<std::int64_t> parse_duration(std::string_view text);
+
+// RFC 6376 §3.1/§3.5: d= and s= are dot-separated labels of letters, digits, '-'.
+bool valid_dns_name(std::string_view name);
+
+using SubcommandMain = int (*)(const std::vector<std::string>& args);
+int sign_main(const std::vector<std::string>& args);
+int verify_main(const std::vector<std::string>& args);
+int keygen_main(const std::vector<std::string>& args);
+
+}  // namespace signet::tools

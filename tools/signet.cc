@@ -1,0 +1,116 @@
+// signet — the operator's command. Thin: argument parsing over the libraries.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/common.h"
+
+namespace signet::tools {
+
+int fail(std::string_view cmd, std::string_view message) {
+  std::string line(message);
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  fmt::print(stderr, "signet {}: {}\n", cmd, line);
+  return kExitBadInput;
+}
+
+std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error) {
+  std::string data;
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = "reading standard input failed";
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+    if (data.size() > max_bytes) {
+      *error = "the message on standard input is larger than " + std::to_string(max_bytes >> 20) + " MiB";
+      return std::nullopt;
+    }
+  }
+  return data;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view t) {
+  if (t.empty()) return std::nullopt;
+  std::int64_t unit = 1;
+  switch (t.back()) {
+    case 'd': unit = 86400; break;
+    case 'h': unit = 3600; break;
+    case 'm': unit = 60; break;
+    case 's': unit = 1; break;
+    default: unit = 0;
+  }
+  if (unit != 0) t.remove_suffix(1);
+  else unit = 1;
+  if (t.empty() || t.size() > 9) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v <= 0) return std::nullopt;
+  return v * unit;
+}
+
+bool valid_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '.') {
+      if (label == 0 || name[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    (c == '-' && label > 0) || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0;
+}
+
+}  // namespace signet::tools
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: signet COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  sign     sign the message on stdin, write it with DKIM-Signature header(s) to stdout\n"
+    "  verify   verify every DKIM-Signature on the message on stdin\n"
+    "  keygen   generate a private key file (mode 0600) and print its DNS TXT record\n"
+    "\n"
+    "`signet COMMAND --help` shows a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace signet::tools;
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitBadInput : kExitOk;
+  }
+  const std::string cmd = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  SubcommandMain run = nullptr;
+  if (cmd == "sign") run = sign_main;
+  if (cmd == "verify") run = verify_main;
+  if (cmd == "keygen") run = keygen_main;
+  if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    return fail(cmd, e.what());
+  }
+}
