@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace signet::canon {
 
@@ -66,10 +67,7 @@ class BodyCanonicalizer {
   std::uint64_t output_bytes() const { return out_bytes_; }
 
  private:
-  void update_simple(const char* p, const char* end);
-  void update_relaxed(const char* p, const char* end);
-  void slow_simple(char c);
-  void slow_relaxed(char c);
+  void slow(char c);
   void end_line();
   void before_content();  // emits counted blank lines and a pending space
   void emit(const char* p, std::size_t n);
@@ -86,10 +84,20 @@ class BodyCanonicalizer {
   bool line_has_content_ = false;  // the current line has emitted bytes
   bool finished_ = false;
   // Small emits (CRLFs, single spaces) are staged so the sink sees few calls.
-  static constexpr std::size_t kStaging = 512;
+  static constexpr std::size_t kStaging = 16384;
   std::size_t staged_ = 0;
   char staging_[kStaging];
 };
+
+// The first byte in [p, end) where relaxed body output may differ from the
+// input (see body.cc); end if none. Exposed for tests.
+const char* find_relaxed_special(const char* p, const char* end);
+
+namespace detail {
+// Every scanner this CPU can run (scalar, SSE2, AVX2), so tests cover them all.
+using RelaxedScanner = const char* (*)(const char*, const char*);
+std::vector<RelaxedScanner> relaxed_scanners_for_test();
+}  // namespace detail
 
 // One-shot convenience: canonical form of a whole body.
 std::string canonicalize_body(Canon canon, std::string_view body);
