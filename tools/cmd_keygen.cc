@@ -22,12 +22,9 @@ int keygen_main(const std::vector<std::string>& args) {
       ("bits,b", po::value(&bits), "RSA modulus size: 2048 (default), 3072 or 4096; 1024 is the minimum")
       ("out,o", po::value(&out), "where to write the private key (created mode 0600; never overwritten)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\nPrints the TXT record value, split into quoted strings of at most 255 bytes.\n";
+  if (!parse_args(desc, args, vm,
+                  "Prints the TXT record value, split into quoted strings of at most 255 bytes.\n"))
     return kExitOk;
-  }
   if (out.empty()) return fail("keygen", "--out FILE is required");
   Algorithm a;
   if (algorithm == "rsa") {

@@ -62,13 +62,10 @@ int sign_main(const std::vector<std::string>& args) {
       ("sign-headers", po::value(&sign_headers), "comma-separated header names to sign (From/Subject/To/Date always)")
       ("oversign-headers", po::value(&oversign_headers), "comma-separated header names to oversign (From/Subject/To/Date always)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\nOutput: the message with CRLF line endings (bare LF becomes CRLF, as MTAs hand\n"
-                         "milters) and the DKIM-Signature header(s) prepended. No l= is ever produced.\n";
+  if (!parse_args(desc, args, vm,
+                  "Output: the message with CRLF line endings (bare LF becomes CRLF, as MTAs hand\n"
+                         "milters) and the DKIM-Signature header(s) prepended. No l= is ever produced.\n"))
     return kExitOk;
-  }
   if (domain.empty()) return fail("sign", "--domain is required (the d= signing domain)");
   if (!valid_dns_name(domain)) return fail("sign", "--domain " + domain + " is not a valid domain name");
   if (keys.empty()) return fail("sign", "at least one --key is required");

@@ -25,13 +25,10 @@ int verify_main(const std::vector<std::string>& args) {
       ("server", po::value(&server), "query this DNS server (IPv4 ADDR[:PORT]) instead of the system resolver")
       ("time", po::value(&now), "verification time as a Unix timestamp, for x= (default: now)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\nPrints one Authentication-Results style line per signature; exit 0 only if\n"
-                         "every signature passes, 1 if any does not (or there is none), 2 on bad input.\n";
+  if (!parse_args(desc, args, vm,
+                  "Prints one Authentication-Results style line per signature; exit 0 only if\n"
+                         "every signature passes, 1 if any does not (or there is none), 2 on bad input.\n"))
     return kExitOk;
-  }
   if (!vm.count("time")) now = static_cast<std::int64_t>(std::time(nullptr));
 
   std::unique_ptr<KeyLookup> lookup;

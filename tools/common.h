@@ -5,6 +5,8 @@
 // exactly one line on stderr saying what, where, and what to do.
 #pragma once
 
+#include <boost/program_options.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +30,13 @@ std::optional<std::int64_t> parse_duration(std::string_view text);
 
 // RFC 6376 §3.1/§3.5: d= and s= are dot-separated labels of letters, digits, '-'.
 bool valid_dns_name(std::string_view name);
+
+// Parses a subcommand's arguments into vm. Returns false after printing the
+// options and `help_footer` when --help was given (the caller exits 0).
+// Throws boost::program_options::error on unknown or malformed options; main()
+// turns that into the one-line exit-2 error.
+bool parse_args(const boost::program_options::options_description& desc, const std::vector<std::string>& args,
+                boost::program_options::variables_map& vm, std::string_view help_footer);
 
 using SubcommandMain = int (*)(const std::vector<std::string>& args);
 int sign_main(const std::vector<std::string>& args);

@@ -62,6 +62,18 @@ std::optional<std::int64_t> parse_duration(std::string_view t) {
   return v * unit;
 }
 
+bool parse_args(const boost::program_options::options_description& desc, const std::vector<std::string>& args,
+                boost::program_options::variables_map& vm, std::string_view help_footer) {
+  namespace po = boost::program_options;
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << help_footer;
+    return false;
+  }
+  return true;
+}
+
 bool valid_dns_name(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   std::size_t label = 0;

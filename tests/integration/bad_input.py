@@ -40,7 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dkimpy_cross import (  # noqa: E402  (sibling module, stdlib + dkim)
     keygen_output_to_record, record_to_keys_line, load_keys_file,
-    make_dnsfunc, split_header_fields, field_name, one_line)
+    make_dnsfunc, split_header_fields, field_name, one_line, Tally)
 
 import dkim  # noqa: E402
 
@@ -144,24 +144,15 @@ def gen_cases():
         b"X-\xff\xfe: v\r\n\xc3\xa9t\xc3\xa9: v\r\n\r\nbody\r\n")
 
 
-class Runner:
+class Runner(Tally):
     def __init__(self, signet, work):
+        super().__init__()
         self.signet = signet
         self.work = work
-        self.passed = 0
-        self.failed = 0
         self.key = os.path.join(work, "ed.key")
         self.keys_file = os.path.join(work, "keys.txt")
         self.good_sig = None
         self.dnsfunc = None
-
-    def ok(self, what):
-        self.passed += 1
-        print("ok   " + what, flush=True)
-
-    def fail(self, what, reason):
-        self.failed += 1
-        print("FAIL %s: %s" % (what, reason), flush=True)
 
     def run(self, args, data):
         """Returns (rc or None on timeout, stdout, stderr, seconds)."""

@@ -268,25 +268,14 @@ def one_line(text, limit=400):
     return text
 
 
-class Runner:
-    def __init__(self, signet, work):
-        self.signet = signet
-        self.work = work
+class Tally:
+    """Counts checks and prints one ok/FAIL/skip line each (shared with bad_input.py)."""
+
+    def __init__(self):
         self.passed = 0
         self.failed = 0
         self.skipped = 0
-        self.keys_file = os.path.join(work, "keys.txt")
-        self.key_files = {}
-        self.dkimpy_keys = {}
-        self.records = {}
-        self.dnsfunc = None
-        self.log_handler = ListHandler()
-        self.logger = logging.getLogger("dkimpy-cross")
-        self.logger.propagate = False
-        self.logger.setLevel(logging.WARNING)
-        self.logger.addHandler(self.log_handler)
 
-    # -- reporting --------------------------------------------------------
     def ok(self, what):
         self.passed += 1
         print("ok   " + what, flush=True)
@@ -298,6 +287,23 @@ class Runner:
     def skip(self, what, reason):
         self.skipped += 1
         print("skip %s: %s" % (what, reason), flush=True)
+
+
+class Runner(Tally):
+    def __init__(self, signet, work):
+        super().__init__()
+        self.signet = signet
+        self.work = work
+        self.keys_file = os.path.join(work, "keys.txt")
+        self.key_files = {}
+        self.dkimpy_keys = {}
+        self.records = {}
+        self.dnsfunc = None
+        self.log_handler = ListHandler()
+        self.logger = logging.getLogger("dkimpy-cross")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.WARNING)
+        self.logger.addHandler(self.log_handler)
 
     # -- processes --------------------------------------------------------
     def run_signet(self, args, stdin_bytes):
