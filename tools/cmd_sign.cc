@@ -32,19 +32,6 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 }  // namespace
 
-Result<std::pair<canon::Canon, canon::Canon>> parse_canon_option(const std::string& c) {
-  const std::size_t slash = c.find('/');
-  auto one = [](std::string_view s) -> std::optional<canon::Canon> {
-    if (s == "simple") return canon::Canon::Simple;
-    if (s == "relaxed") return canon::Canon::Relaxed;
-    return std::nullopt;
-  };
-  auto h = one(std::string_view(c).substr(0, slash));
-  auto b = slash == std::string::npos ? h : one(std::string_view(c).substr(slash + 1));
-  if (!h || !b) return permanent_error("--canon " + c + ": expected relaxed/relaxed, simple/simple, relaxed/simple or simple/relaxed");
-  return std::make_pair(*h, *b);
-}
-
 int sign_main(const std::vector<std::string>& args) {
   po::options_description desc("signet sign [OPTIONS] < message > signed");
   std::string domain, canon_opt = "relaxed/relaxed", expire, identity, sign_headers, oversign_headers;
@@ -76,8 +63,10 @@ int sign_main(const std::vector<std::string>& args) {
   for (const auto& s : selectors) {
     if (!valid_dns_name(s)) return fail("sign", "--selector " + s + " is not a valid selector (RFC 6376 §3.1)");
   }
-  auto canon = parse_canon_option(canon_opt);
-  if (!canon) return fail("sign", canon.error().message);
+  auto canon = conf::parse_canonicalization(canon_opt);
+  if (!canon) {
+    return fail("sign", "--canon " + canon_opt + ": expected relaxed/relaxed, simple/simple, relaxed/simple or simple/relaxed");
+  }
 
   SignOptions options;
   options.header_canon = canon->first;

@@ -13,7 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "conf/values.h"
+
 namespace signet::tools {
+
+using conf::parse_duration;
+using conf::valid_dns_name;
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
@@ -24,12 +29,6 @@ int fail(std::string_view cmd, std::string_view message);
 
 // All of stdin, binary-safe. nullopt (with *error set) past max_bytes.
 std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error);
-
-// "7d", "12h", "30m", "45s", "3600": seconds; nullopt when malformed or <= 0.
-std::optional<std::int64_t> parse_duration(std::string_view text);
-
-// RFC 6376 §3.1/§3.5: d= and s= are dot-separated labels of letters, digits, '-'.
-bool valid_dns_name(std::string_view name);
 
 // Parses a subcommand's arguments into vm. Returns false after printing the
 // options and `help_footer` when --help was given (the caller exits 0).

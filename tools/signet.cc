@@ -40,28 +40,6 @@ std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error)
   return data;
 }
 
-std::optional<std::int64_t> parse_duration(std::string_view t) {
-  if (t.empty()) return std::nullopt;
-  std::int64_t unit = 1;
-  switch (t.back()) {
-    case 'd': unit = 86400; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: unit = 0;
-  }
-  if (unit != 0) t.remove_suffix(1);
-  else unit = 1;
-  if (t.empty() || t.size() > 9) return std::nullopt;
-  std::int64_t v = 0;
-  for (char c : t) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  if (v <= 0) return std::nullopt;
-  return v * unit;
-}
-
 bool parse_args(const boost::program_options::options_description& desc, const std::vector<std::string>& args,
                 boost::program_options::variables_map& vm, std::string_view help_footer) {
   namespace po = boost::program_options;
@@ -72,23 +50,6 @@ bool parse_args(const boost::program_options::options_description& desc, const s
     return false;
   }
   return true;
-}
-
-bool valid_dns_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  std::size_t label = 0;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (c == '.') {
-      if (label == 0 || name[i - 1] == '-') return false;
-      label = 0;
-      continue;
-    }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    (c == '-' && label > 0) || c == '_';
-    if (!ok || ++label > 63) return false;
-  }
-  return label > 0;
 }
 
 }  // namespace signet::tools

@@ -1,0 +1,35 @@
+// conf/cidr.h — IPv4/IPv6 networks for `internal-hosts`, stream `hosts` and
+// rule `client`.
+//
+// CidrSet::parse("127.0.0.1/32 10.0.0.0/8, ::1/128") adds each network (a
+// bare address means /32 or /128). Fails (permanent) naming the bad entry.
+// contains(addr) takes an address as text ("10.1.2.3", "::1",
+// "::ffff:10.1.2.3" which counts as IPv4, "[::1]" as libmilter gives it);
+// an unparsable address is contained in nothing.
+// Thread safety: immutable after parse; concurrent contains() is safe.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signer/result.h"
+
+namespace signet::conf {
+
+class CidrSet {
+ public:
+  static Result<CidrSet> parse(std::string_view list);
+  bool contains(std::string_view address) const;
+  bool empty() const { return nets_.empty(); }
+
+ private:
+  struct Net {
+    std::array<unsigned char, 16> addr{};  // IPv4 as IPv4-mapped IPv6
+    int prefix = 128;
+  };
+  std::vector<Net> nets_;
+};
+
+}  // namespace signet::conf

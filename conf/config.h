@@ -1,0 +1,85 @@
+// conf/config.h — signet-milter's configuration: global options, streams and
+// rules (docs/configuration.md is the operator's manual for every option).
+//
+// load_config(argc, argv): reads the command line, then the file named by
+// --config (default /etc/signet/signet.conf) and the files its `include`
+// globs name, through Boost.Program_options (INI). The command line wins over
+// the file. The result is immutable and validated whole: every rule names a
+// defined stream, every stream has a valid domain and 1-2 selectors, lists
+// parse. Fails (permanent) with the file and the option at fault and what to
+// do; never exits the process. `--help` / `--version` are reported through
+// Config::exit_early.
+//
+// Knows nothing about keys on disk: key_specs() lists the files a Config
+// needs, for keystore/ to load (so keystore does not depend on conf).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "canon/body.h"
+#include "conf/cidr.h"
+#include "keystore/snapshot.h"
+#include "signer/header_select.h"
+#include "signer/result.h"
+
+namespace signet::conf {
+
+enum class OnError { Accept, Tempfail };
+
+struct Stream {
+  std::string name;
+  std::string domain;
+  std::vector<std::string> selectors;
+  canon::Canon header_canon = canon::Canon::Relaxed;
+  canon::Canon body_canon = canon::Canon::Relaxed;
+  HeaderPolicy headers;  // normalized: From/Subject/To/Date always oversigned
+  std::optional<std::int64_t> expire;
+  std::string owner;
+  std::vector<std::string> sasl_logins;  // tenant binding, globs
+  CidrSet hosts;                          // tenant binding by client network
+
+  bool bound() const { return !sasl_logins.empty() || !hosts.empty(); }
+};
+
+struct Rule {
+  std::string name;
+  std::vector<std::string> sasl_login;       // globs; empty = any
+  std::vector<std::string> daemon_name;      // exact; empty = any
+  std::optional<CidrSet> client;             // nullopt = any
+  std::vector<std::string> envelope_domain;  // patterns; empty = any
+  std::vector<std::string> from_domain;      // patterns; empty = any
+  std::string stream;
+  std::string also_stream;
+};
+
+struct Config {
+  std::string config_file;
+  std::string socket = "unix:/run/signet/signet-milter.sock";
+  std::string user, group, pidfile;
+  bool foreground = false;
+  bool log_to_stderr = false;
+  OnError on_error = OnError::Accept;
+  std::string key_directory = "/etc/signet/keys";
+  CidrSet internal_hosts;
+  std::vector<std::string> trusted_services;
+  int timeout = 300;
+  std::size_t max_headers = 1000;
+  std::size_t max_header_bytes = 1024 * 1024;
+  int shutdown_timeout = 30;
+  bool check_config = false;
+  std::optional<std::string> exit_early;  // --help / --version text
+
+  std::vector<Stream> streams;
+  std::vector<Rule> rules;
+
+  const Stream* find_stream(std::string_view name) const;
+  std::vector<keystore::KeySpec> key_specs() const;
+};
+
+Result<Config> load_config(int argc, const char* const* argv);
+
+}  // namespace signet::conf
