@@ -1,0 +1,208 @@
+#include "milter/callbacks.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <ctime>
+#include <string>
+
+#include "milter/log.h"
+#include "milter/session.h"
+
+namespace signet::milter {
+namespace {
+
+RuntimeHolder* g_holder = nullptr;
+std::atomic<int> g_active{0};
+
+struct Connection {
+  Session session;
+  bool leading_space = false;  // SMFIP_HDR_LEADSPC negotiated
+};
+
+// The connection's state, created by whichever of negotiate/connect comes first.
+Connection* ensure_conn(SMFICTX* ctx) {
+  auto* c = static_cast<Connection*>(smfi_getpriv(ctx));
+  if (!c) {
+    c = new Connection();
+    smfi_setpriv(ctx, c);
+    g_active.fetch_add(1);
+  }
+  return c;
+}
+
+Connection* conn(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+std::string macro(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v ? std::string(v) : std::string();
+}
+
+std::string address_text(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (!sa) return {};
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  } else if (sa->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+sfsistat to_status(Verdict v) {
+  switch (v) {
+    case Verdict::Continue: return SMFIS_CONTINUE;
+    case Verdict::Accept: return SMFIS_ACCEPT;
+    case Verdict::Tempfail: return SMFIS_TEMPFAIL;
+  }
+  return SMFIS_ACCEPT;
+}
+
+// Runs a callback body; an escaping exception is a bug, logged, and the
+// message is accepted unsigned rather than the milter dying.
+template <typename F>
+sfsistat guarded(const char* where, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    Log::error(std::string("internal error in ") + where + ": " + e.what() + "; message accepted unsigned");
+  } catch (...) {
+    Log::error(std::string("internal error in ") + where + "; message accepted unsigned");
+  }
+  return SMFIS_ACCEPT;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+  // Actions: only adding headers (smfi_insheader needs SMFIF_ADDHDRS).
+  *pf0 = SMFIF_ADDHDRS & f0;
+  if (f0 & SMFIF_SETSYMLIST) *pf0 |= SMFIF_SETSYMLIST;
+  // Steps signet does not need are skipped; header values keep their exact
+  // leading whitespace (SMFIP_HDR_LEADSPC) so simple canonicalization sees the
+  // bytes as sent: without it Sendmail eats the space after the colon.
+  const unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+                             SMFIP_HDR_LEADSPC | SMFIP_NR_HDR;
+  *pf1 = want & f1;
+  *pf2 = 0;
+  *pf3 = 0;
+  if (f0 & SMFIF_SETSYMLIST) {
+    smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{daemon_name} {client_addr}"));
+    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} {mail_addr} i"));
+    smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
+    smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+  }
+  try {
+    ensure_conn(ctx)->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+  } catch (...) {
+    return SMFIS_REJECT;  // out of memory: the MTA applies milter_default_action
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
+  return guarded("connect", [&] {
+    std::string client = address_text(reinterpret_cast<sockaddr*>(addr));
+    if (client.empty()) client = macro(ctx, "{client_addr}");
+    ensure_conn(ctx)->session.set_client(std::move(client), macro(ctx, "{daemon_name}"));
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+  return guarded("envfrom", [&] {
+    Connection* c = conn(ctx);
+    if (!c) return SMFIS_ACCEPT;
+    std::string from = macro(ctx, "{mail_addr}");
+    if (from.empty() && argv && argv[0]) from = argv[0];
+    if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
+    return to_status(c->session.begin(g_holder->current(), macro(ctx, "{auth_authen}"), from, macro(ctx, "i")));
+  });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+  guarded("header", [&] {
+    if (Connection* c = conn(ctx)) c->session.header(name ? name : "", value ? value : "");
+    return SMFIS_CONTINUE;
+  });
+  return SMFIS_NOREPLY;  // SMFIP_NR_HDR: the MTA does not wait for us per header
+}
+
+sfsistat on_eoh(SMFICTX* ctx) {
+  return guarded("eoh", [&] {
+    Connection* c = conn(ctx);
+    return c ? to_status(c->session.end_of_headers(macro(ctx, "i"))) : SMFIS_ACCEPT;
+  });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+  return guarded("body", [&] {
+    if (Connection* c = conn(ctx)) c->session.body(std::string_view(reinterpret_cast<char*>(chunk), len));
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  return guarded("eom", [&] {
+    Connection* c = conn(ctx);
+    if (!c) return SMFIS_ACCEPT;
+    EndResult r = c->session.end_of_message(static_cast<std::int64_t>(std::time(nullptr)), macro(ctx, "i"));
+    // Inserted at index 0 one after another: insert in reverse so the first
+    // signature ends up on top.
+    for (auto it = r.headers.rbegin(); it != r.headers.rend(); ++it) {
+      // The MTA stores headers with LF and writes CRLF on the wire.
+      std::string value = c->leading_space ? " " : "";
+      for (char ch : it->value) {
+        if (ch != '\r') value.push_back(ch);
+      }
+      if (smfi_insheader(ctx, 0, const_cast<char*>(it->name.c_str()), value.data()) != MI_SUCCESS) {
+        Log::warn(c->session.queue_id() + ": the MTA refused the DKIM-Signature header; message passes unsigned");
+        break;
+      }
+    }
+    c->session.reset();
+    return r.verdict == Verdict::Tempfail ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+  return guarded("abort", [&] {
+    if (Connection* c = conn(ctx)) c->session.reset();
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+  Connection* c = conn(ctx);
+  smfi_setpriv(ctx, nullptr);
+  if (c) {
+    delete c;
+    g_active.fetch_sub(1);
+  }
+  return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+bool register_callbacks(RuntimeHolder* holder) {
+  g_holder = holder;
+  smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>("signet");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eoh = on_eoh;
+  desc.xxfi_body = on_body;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+  return smfi_register(desc) == MI_SUCCESS;
+}
+
+int active_connections() { return g_active.load(); }
+
+}  // namespace signet::milter

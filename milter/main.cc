@@ -1,0 +1,140 @@
+// signet-milter: the DKIM signing daemon Postfix and Sendmail talk to.
+//
+// Start-up order matters for security: configuration and every key are read
+// and validated first (refusing to start on any problem), then the socket is
+// opened, then privileges are dropped to `user`/`group`, and only then does
+// libmilter start taking connections. SIGTERM: libmilter stops accepting,
+// messages in flight finish (up to shutdown-timeout), exit 0.
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "conf/config.h"
+#include "milter/callbacks.h"
+#include "milter/log.h"
+#include "milter/runtime.h"
+
+using namespace signet;
+using namespace signet::milter;
+
+namespace {
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "signet-milter: %s\n", what.c_str());
+  return 2;
+}
+
+// Drops to user/group; refuses to go on if it cannot (a half-dropped daemon
+// holding keys is worse than none).
+Status drop_privileges(const conf::Config& cfg) {
+  if (cfg.user.empty() && cfg.group.empty()) {
+    if (::geteuid() == 0) Log::warn("running as root: set user and group in the configuration");
+    return Ok{};
+  }
+  gid_t gid = ::getegid();
+  uid_t uid = ::geteuid();
+  const passwd* pw = nullptr;
+  if (!cfg.user.empty()) {
+    pw = ::getpwnam(cfg.user.c_str());
+    if (!pw) return permanent_error("user " + cfg.user + " does not exist");
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (!cfg.group.empty()) {
+    const group* gr = ::getgrnam(cfg.group.c_str());
+    if (!gr) return permanent_error("group " + cfg.group + " does not exist");
+    gid = gr->gr_gid;
+  }
+  if (::geteuid() == 0) {
+    if ((pw ? ::initgroups(pw->pw_name, gid) : ::setgroups(1, &gid)) != 0 || ::setgid(gid) != 0 ||
+        ::setuid(uid) != 0) {
+      return permanent_error(std::string("dropping privileges failed: ") + std::strerror(errno));
+    }
+    if (uid != 0 && ::setuid(0) == 0) return permanent_error("privileges could be regained after dropping them");
+  } else if (::geteuid() != uid) {
+    return permanent_error("user = " + cfg.user + " needs signet-milter started as root");
+  }
+  return Ok{};
+}
+
+std::string unix_socket_path(const std::string& spec) {
+  for (const char* prefix : {"unix:", "local:"}) {
+    if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
+  }
+  if (!spec.empty() && spec[0] == '/') return spec;
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto loaded = conf::load_config(argc, argv);
+  if (!loaded) return fail(loaded.error().message);
+  conf::Config cfg = std::move(loaded.value());
+  if (cfg.exit_early) {
+    std::fputs(cfg.exit_early->c_str(), stdout);
+    return 0;
+  }
+  auto keys = keystore::KeySnapshot::load(cfg.key_specs());
+  if (!keys) return fail(keys.error().message);
+  if (cfg.check_config) {
+    std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),
+                cfg.streams.size(), cfg.rules.size(), keys.value()->size());
+    return 0;
+  }
+
+  Log::init(cfg.log_to_stderr);
+  RuntimeHolder holder;
+  const std::string socket = cfg.socket;
+  const conf::Config settings = cfg;  // what start-up needs after cfg moves into the Runtime
+  holder.replace(std::make_shared<const Runtime>(Runtime{std::move(cfg), std::move(keys.value())}));
+
+  if (!register_callbacks(&holder)) return fail("smfi_register failed (libmilter version mismatch?)");
+  if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) return fail("bad socket " + socket);
+  smfi_settimeout(settings.timeout);
+  if (smfi_opensocket(true) != MI_SUCCESS) {
+    return fail("cannot open socket " + socket + " (in use, or a directory that does not exist?)");
+  }
+  const std::string path = unix_socket_path(socket);
+  if (!path.empty() && ::geteuid() == 0 && (!settings.user.empty() || !settings.group.empty())) {
+    // The MTA connects as its own user: give the socket to signet's group.
+    const passwd* pw = settings.user.empty() ? nullptr : ::getpwnam(settings.user.c_str());
+    const group* gr = settings.group.empty() ? nullptr : ::getgrnam(settings.group.c_str());
+    if (::chown(path.c_str(), pw ? pw->pw_uid : static_cast<uid_t>(-1), gr ? gr->gr_gid : static_cast<gid_t>(-1)) != 0 ||
+        ::chmod(path.c_str(), 0660) != 0) {
+      return fail("cannot hand socket " + path + " to " + settings.user + ":" + settings.group);
+    }
+  }
+  if (Status s = drop_privileges(settings); !s) return fail(s.error().message);
+
+  if (!settings.foreground && ::daemon(0, 0) != 0) return fail(std::string("daemon(): ") + std::strerror(errno));
+  if (!settings.pidfile.empty()) {
+    std::ofstream pid(settings.pidfile, std::ios::trunc);
+    pid << ::getpid() << "\n";
+    if (!pid) Log::warn("cannot write pidfile " + settings.pidfile);
+  }
+  Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
+  const int rc = smfi_main();
+
+  // SIGTERM: libmilter has stopped accepting; let messages in flight finish.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.shutdown_timeout);
+  while (active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (active_connections() > 0) {
+    Log::warn(std::to_string(active_connections()) + " connections still open at shutdown-timeout");
+  }
+  if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
+  Log::info("stopped");
+  return rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,33 @@
+// milter/runtime.h — what the daemon signs with, as one immutable value
+// behind one atomic pointer.
+//
+// A Runtime pairs a configuration with the key snapshot loaded for it, so
+// streams and the keys they name always change together. A message takes the
+// current Runtime when it starts (current()) and keeps that shared_ptr to its
+// end; replace() (the key-set issue's reload) swaps in a new one without
+// disturbing messages in flight. Lock-free for readers.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "conf/config.h"
+#include "keystore/snapshot.h"
+
+namespace signet::milter {
+
+struct Runtime {
+  conf::Config config;
+  std::shared_ptr<const keystore::KeySnapshot> keys;
+};
+
+class RuntimeHolder {
+ public:
+  std::shared_ptr<const Runtime> current() const { return current_.load(std::memory_order_acquire); }
+  void replace(std::shared_ptr<const Runtime> next) { current_.store(std::move(next), std::memory_order_release); }
+
+ private:
+  std::atomic<std::shared_ptr<const Runtime>> current_;
+};
+
+}  // namespace signet::milter

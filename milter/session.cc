@@ -1,0 +1,204 @@
+#include "milter/session.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "canon/header.h"
+#include "conf/values.h"
+#include "milter/log.h"
+#include "signer/message.h"
+#include "signer/signature.h"
+#include "signer/tag_list.h"
+
+namespace signet::milter {
+namespace {
+
+std::string or_noqueue(const std::string& id) { return id.empty() ? "NOQUEUE" : id; }
+
+// (d=, s=) of every DKIM-Signature already on the message, lowercased d=.
+std::vector<std::pair<std::string, std::string>> existing_signatures(const std::vector<std::string>& fields) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& f : fields) {
+    if (!canon::header_name_equals(f, "dkim-signature")) continue;
+    auto tags = parse_tag_list(std::string_view(f).substr(f.find(':') + 1));
+    if (!tags) continue;
+    const Tag* d = tags->find("d");
+    const Tag* s = tags->find("s");
+    if (d && s) out.emplace_back(canon::to_lower(d->value), s->value);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Session::note_queue_id(std::string_view id) {
+  if (!id.empty()) queue_id_ = std::string(id);
+}
+
+Verdict Session::begin(std::shared_ptr<const Runtime> runtime, std::string sasl_login, std::string envelope_from,
+                       std::string queue_id) {
+  reset();
+  runtime_ = std::move(runtime);
+  started_ = std::chrono::steady_clock::now();
+  note_queue_id(queue_id);
+  envelope_from_ = std::move(envelope_from);
+  facts_.sasl_login = std::move(sasl_login);
+  facts_.daemon_name = daemon_name_;
+  facts_.client_addr = client_addr_;
+  facts_.envelope_domain = conf::address_domain(envelope_from_);
+  trust_ = conf::trust_reason(runtime_->config, facts_);
+  if (trust_.empty()) {
+    Log::info(fmt::format("{}: not signed: untrusted (client={} service={} no SASL login) from=<{}>",
+                          or_noqueue(queue_id_), client_addr_, daemon_name_.empty() ? "-" : daemon_name_,
+                          envelope_from_));
+    return Verdict::Accept;
+  }
+  return Verdict::Continue;
+}
+
+void Session::header(std::string_view name, std::string_view value) {
+  if (!error_.empty()) return;
+  const conf::Config& cfg = runtime_->config;
+  if (++field_count_ > cfg.max_headers) {
+    error_ = fmt::format("more than {} header fields (max-headers)", cfg.max_headers);
+    return;
+  }
+  if (name.size() + value.size() + 1 > cfg.max_header_bytes) {
+    error_ = fmt::format("header field {} is longer than {} bytes (max-header-bytes)", name.substr(0, 64),
+                         cfg.max_header_bytes);
+    return;
+  }
+  if (value.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+    error_ = "NUL byte in a header field";
+    return;
+  }
+  // The one place header bytes from the MTA are normalized: folded values come
+  // with LF (Postfix, Sendmail's internal form) or CRLF; what is signed, and
+  // what the MTA will put on the wire, is CRLF. With SMFIP_HDR_LEADSPC the
+  // value keeps its exact leading whitespace, so "Name:" + value is the field.
+  std::string field(name);
+  field.push_back(':');
+  field += normalize_line_endings(value);
+  fields_.push_back(std::move(field));
+}
+
+Verdict Session::end_of_headers(std::string_view queue_id) {
+  note_queue_id(queue_id);
+  if (!error_.empty()) return trouble(error_);
+  const conf::Config& cfg = runtime_->config;
+  for (const std::string& f : fields_) {
+    if (canon::header_name_equals(f, "from")) {
+      facts_.from_domain = conf::address_domain(std::string_view(f).substr(f.find(':') + 1));
+      break;
+    }
+  }
+  const conf::Route route = conf::route(cfg, facts_);
+  if (route.streams.empty()) {
+    Log::info(fmt::format("{}: not signed: no stream (trust={} login={} service={} from-domain={})",
+                          or_noqueue(queue_id_), trust_, facts_.sasl_login.empty() ? "-" : facts_.sasl_login,
+                          daemon_name_.empty() ? "-" : daemon_name_,
+                          facts_.from_domain.empty() ? "-" : facts_.from_domain));
+    return Verdict::Accept;
+  }
+  const auto already = existing_signatures(fields_);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::vector<std::string> skipped;
+  for (const conf::Stream* stream : route.streams) {
+    std::vector<SigningKey> keys;
+    for (SigningKey& k : runtime_->keys->keys_for(stream->name, now)) {
+      const bool ours_present = std::find(already.begin(), already.end(),
+                                          std::make_pair(canon::to_lower(k.domain), k.selector)) != already.end();
+      if (ours_present) {
+        skipped.push_back(k.domain + "/" + k.selector);
+      } else {
+        keys.push_back(std::move(k));
+      }
+    }
+    if (keys.empty()) {
+      if (!skipped.empty()) continue;  // re-injected: already signed with this stream's keys
+      return trouble("stream " + stream->name + " has no key to sign with");
+    }
+    SignOptions opt;
+    opt.header_canon = stream->header_canon;
+    opt.body_canon = stream->body_canon;
+    opt.headers = stream->headers;
+    opt.expire_after = stream->expire;
+    auto signer = std::make_unique<MessageSigner>(std::move(opt), std::move(keys));
+    for (const std::string& f : fields_) signer->add_header(f);
+    signers_.push_back(StreamSigner{stream, std::move(signer)});
+  }
+  if (signers_.empty()) {
+    std::string list;
+    for (const auto& s : skipped) list += (list.empty() ? "" : ", ") + s;
+    Log::info(fmt::format("{}: not signed: already carries our signature ({})", or_noqueue(queue_id_), list));
+    return Verdict::Accept;
+  }
+  return Verdict::Continue;
+}
+
+void Session::body(std::string_view chunk) {
+  for (auto& s : signers_) s.signer->add_body(chunk);
+}
+
+EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
+  note_queue_id(queue_id);
+  EndResult out;
+  if (!error_.empty()) {
+    out.verdict = trouble(error_);
+    return out;
+  }
+  std::string added;
+  std::uint64_t body_bytes = 0;
+  std::vector<std::string> streams;
+  for (auto& s : signers_) {
+    auto fields = s.signer->finish(now);
+    if (!fields) {
+      out.headers.clear();
+      out.verdict = trouble("stream " + s.stream->name + ": " + fields.error().message);
+      return out;
+    }
+    body_bytes = s.signer->body_bytes();
+    streams.push_back(s.stream->name);
+    for (const std::string& field : fields.value()) {
+      auto tags = parse_tag_list(std::string_view(field).substr(field.find(':') + 1));
+      if (tags) {
+        added += fmt::format(" d={} s={} a={}", tags->find("d")->value, tags->find("s")->value, tags->find("a")->value);
+      }
+      // "DKIM-Signature: v=1; ..." -> value "v=1; ..." (callbacks.cc adds
+      // the leading space when SMFIP_HDR_LEADSPC is in force).
+      std::string value = field.substr(kSignatureHeaderName.size() + 2);
+      out.headers.push_back(HeaderToAdd{std::string(kSignatureHeaderName), std::move(value)});
+    }
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  std::string stream_list;
+  for (const auto& n : streams) stream_list += (stream_list.empty() ? "" : ",") + n;
+  Log::info(fmt::format("{}: signed stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_), stream_list,
+                        added, body_bytes, ms, trust_));
+  out.verdict = Verdict::Continue;
+  return out;
+}
+
+Verdict Session::trouble(const std::string& why) {
+  const bool tempfail = runtime_->config.on_error == conf::OnError::Tempfail;
+  Log::warn(fmt::format("{}: NOT SIGNED: {}; {} (on-error={})", or_noqueue(queue_id_), why,
+                        tempfail ? "tempfailed" : "accepted unsigned", tempfail ? "tempfail" : "accept"));
+  signers_.clear();
+  return tempfail ? Verdict::Tempfail : Verdict::Accept;
+}
+
+void Session::reset() {
+  runtime_.reset();
+  facts_ = {};
+  trust_.clear();
+  queue_id_.clear();
+  envelope_from_.clear();
+  fields_.clear();
+  field_count_ = 0;
+  error_.clear();
+  signers_.clear();
+}
+
+}  // namespace signet::milter

@@ -1,0 +1,93 @@
+// milter/session.h — one SMTP connection's messages, from the MTA's events to
+// the DKIM-Signature headers to insert. No libmilter here: callbacks.cc feeds
+// it, and tests drive it directly.
+//
+// The path of one message:
+//   begin()        trust decision (conf/router.h); untrusted -> Skip, logged
+//   header()       raw fields kept, bounded by max-headers / max-header-bytes;
+//                  folded values arrive with LF or CRLF and are made CRLF here,
+//                  the one place that normalizes them
+//   end_of_headers() route to stream(s); keys from the Runtime's snapshot;
+//                  our own d=/s= already present (re-injection) -> not again;
+//                  one MessageSigner per stream, fed the body as it streams
+//   body()         chunks straight into the canonicalizer+hasher, never stored
+//   end_of_message() signatures, or the on-error policy; one log line
+//
+// Every outcome is a value (never an exception). A message signet cannot sign
+// is accepted unsigned, or tempfailed when on-error = tempfail, with one log
+// line saying why. Thread safety: one Session per connection (libmilter runs
+// a thread per connection); the Runtime it holds is immutable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/router.h"
+#include "milter/runtime.h"
+#include "signer/signer.h"
+
+namespace signet::milter {
+
+enum class Verdict {
+  Continue,  // keep sending this message
+  Accept,    // pass it unchanged, no more callbacks for it
+  Tempfail,  // 4xx: the operator chose tempfail on trouble
+};
+
+struct HeaderToAdd {
+  std::string name;   // "DKIM-Signature"
+  std::string value;  // folded with CRLF + SP, no leading space
+};
+
+struct EndResult {
+  Verdict verdict = Verdict::Accept;
+  std::vector<HeaderToAdd> headers;  // in the order they should appear, top first
+};
+
+class Session {
+ public:
+  Session() = default;
+  Session(std::string client_addr, std::string daemon_name)
+      : client_addr_(std::move(client_addr)), daemon_name_(std::move(daemon_name)) {}
+  void set_client(std::string client_addr, std::string daemon_name) {
+    client_addr_ = std::move(client_addr);
+    daemon_name_ = std::move(daemon_name);
+  }
+
+  Verdict begin(std::shared_ptr<const Runtime> runtime, std::string sasl_login, std::string envelope_from,
+                std::string queue_id);
+  void header(std::string_view name, std::string_view value);
+  Verdict end_of_headers(std::string_view queue_id);
+  void body(std::string_view chunk);
+  EndResult end_of_message(std::int64_t now, std::string_view queue_id);
+  void reset();  // abort or end: ready for the connection's next message
+
+  const std::string& queue_id() const { return queue_id_; }
+
+ private:
+  Verdict trouble(const std::string& why);
+  void note_queue_id(std::string_view id);
+
+  std::string client_addr_, daemon_name_;
+  std::shared_ptr<const Runtime> runtime_;
+  conf::MessageFacts facts_;
+  std::string trust_;
+  std::string queue_id_;
+  std::string envelope_from_;
+  std::vector<std::string> fields_;  // raw "Name: value", CRLF folding
+  std::size_t field_count_ = 0;
+  std::string error_;  // set when the message cannot be signed
+  struct StreamSigner {
+    const conf::Stream* stream;
+    std::unique_ptr<MessageSigner> signer;
+  };
+  std::vector<StreamSigner> signers_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace signet::milter
