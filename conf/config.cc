@@ -87,6 +87,10 @@ Status read_file(const std::string& path, const po::options_description& desc, b
     }
     std::string kind, name, option;
     if (!split_section_key(o.string_key, kind, name, option)) {
+      if (!globals_allowed && global_options().find_nothrow(o.string_key, false)) {
+        return permanent_error(path + ": global option '" + o.string_key +
+                               "' in an included file; includes hold [stream.*] and [rule.*] sections only");
+      }
       return permanent_error(path + ": unknown option '" + o.string_key + "' (see docs/configuration.md)");
     }
     Section* s = nullptr;

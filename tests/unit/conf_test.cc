@@ -1,0 +1,236 @@
+// conf/: configuration loading, CIDR sets, value parsers, routing with tenant binding.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "conf/cidr.h"
+#include "conf/config.h"
+#include "conf/router.h"
+#include "conf/values.h"
+
+using namespace signet;
+using namespace signet::conf;
+
+namespace {
+
+std::string write_temp(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/signet-conf-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+Result<Config> load(const std::string& path, std::vector<const char*> extra = {}) {
+  std::vector<const char*> argv = {"signet-milter", "--config", path.c_str()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return load_config(static_cast<int>(argv.size()), argv.data());
+}
+
+const char* kConfig = R"(socket = inet:8891@127.0.0.1
+internal-hosts = 10.0.0.0/8, 192.168.1.0/24
+internal-hosts = fd00::/8
+trusted-services = submission tx-out
+on-error = tempfail
+key-directory = /keys
+
+[stream.tx]
+domain = Example.COM
+selector = tx-rsa
+selector = tx-ed
+expire = 7d
+oversign-headers = cc
+
+[stream.acme]
+domain = acme.example
+selector = acme-rsa
+sasl-logins = acme acme-*
+
+[stream.relay]
+domain = relay.example
+selector = relay-ed
+
+[rule.acme]
+from-domain = acme.example *.acme.example
+stream = acme
+also-stream = relay
+
+[rule.tx-service]
+daemon-name = tx-out
+stream = tx
+
+[rule.default]
+stream = tx
+)";
+
+}  // namespace
+
+TEST(Values, ParsesDurationsNamesAndCanonicalization) {
+  EXPECT_EQ(parse_duration("7d"), 7 * 86400);
+  EXPECT_EQ(parse_duration("3600"), 3600);
+  EXPECT_FALSE(parse_duration("0").has_value());
+  EXPECT_FALSE(parse_duration("7w").has_value());
+  EXPECT_TRUE(valid_dns_name("tx-202611-rsa2048"));
+  EXPECT_FALSE(valid_dns_name("bad..name"));
+  EXPECT_FALSE(valid_dns_name("-bad"));
+  EXPECT_EQ(parse_canonicalization("relaxed")->second, canon::Canon::Simple);  // RFC 6376 §3.5
+  EXPECT_FALSE(parse_canonicalization("relaxed/weird").has_value());
+}
+
+TEST(Values, DomainPatternsMatchExactOrSubdomainsOnly) {
+  EXPECT_TRUE(domain_matches("example.com", "EXAMPLE.com"));
+  EXPECT_FALSE(domain_matches("example.com", "a.example.com"));
+  EXPECT_TRUE(domain_matches("*.example.com", "a.b.example.com"));
+  EXPECT_FALSE(domain_matches("*.example.com", "example.com"));
+  EXPECT_FALSE(domain_matches("*.example.com", "badexample.com"));
+}
+
+TEST(Values, AddressDomainFromHeaderValues) {
+  EXPECT_EQ(address_domain(" Joe <joe@Example.COM>"), "example.com");
+  EXPECT_EQ(address_domain("joe@example.com"), "example.com");
+  EXPECT_EQ(address_domain("\"a@b\" <x@real.example>"), "real.example");
+  EXPECT_EQ(address_domain("joe@example.com (Joe)"), "example.com");
+  EXPECT_EQ(address_domain("undisclosed"), "");
+}
+
+TEST(Cidr, MatchesIpv4Ipv6AndMappedAddresses) {
+  auto set = CidrSet::parse("10.0.0.0/8 192.168.1.7 2001:db8::/32");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_TRUE(set->contains("10.200.1.1"));
+  EXPECT_TRUE(set->contains("::ffff:10.1.2.3"));
+  EXPECT_TRUE(set->contains("192.168.1.7"));
+  EXPECT_FALSE(set->contains("192.168.1.8"));
+  EXPECT_TRUE(set->contains("2001:db8:1::5"));
+  EXPECT_TRUE(set->contains("[2001:db8::1]"));
+  EXPECT_FALSE(set->contains("2001:db9::1"));
+  EXPECT_FALSE(set->contains("not-an-address"));
+}
+
+TEST(Cidr, RejectsBadNetworksWithTheEntry) {
+  auto bad = CidrSet::parse("10.0.0.0/33");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("10.0.0.0/33"), std::string::npos);
+  EXPECT_FALSE(CidrSet::parse("10.0.0.1/8").ok());  // host bits set
+  EXPECT_FALSE(CidrSet::parse("example.com").ok());
+}
+
+TEST(Config, LoadsGlobalsStreamsAndRulesInFileOrder) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->socket, "inet:8891@127.0.0.1");
+  EXPECT_EQ(cfg->on_error, OnError::Tempfail);
+  EXPECT_TRUE(cfg->internal_hosts.contains("fd00::1"));
+  ASSERT_EQ(cfg->streams.size(), 3u);
+  EXPECT_EQ(cfg->streams[0].domain, "example.com");
+  EXPECT_EQ(cfg->streams[0].selectors, (std::vector<std::string>{"tx-rsa", "tx-ed"}));
+  EXPECT_EQ(cfg->streams[0].expire, 7 * 86400);
+  ASSERT_EQ(cfg->rules.size(), 3u);
+  EXPECT_EQ(cfg->rules[0].name, "acme");
+  EXPECT_EQ(cfg->rules[2].name, "default");
+  const auto specs = cfg->key_specs();
+  ASSERT_EQ(specs.size(), 4u);
+  EXPECT_EQ(specs[0].path, "/keys/example.com/tx-rsa.key");
+}
+
+TEST(Config, CommandLineWinsOverFile) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig), {"--socket", "unix:/tmp/x.sock", "--on-error", "accept"});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->socket, "unix:/tmp/x.sock");
+  EXPECT_EQ(cfg->on_error, OnError::Accept);
+}
+
+TEST(Config, IncludesAddTenantStreams) {
+  const std::string dir = temp_dir();
+  mkdir((dir + "/streams.d").c_str(), 0700);
+  for (int i = 0; i < 50; ++i) {
+    write_temp(dir + "/streams.d", "t" + std::to_string(100 + i) + ".conf",
+               "[stream.t" + std::to_string(i) + "]\ndomain = t" + std::to_string(i) +
+                   ".example\nselector = s1\nsasl-logins = t" + std::to_string(i) + "\n[rule.t" +
+                   std::to_string(i) + "]\nsasl-login = t" + std::to_string(i) + "\nstream = t" +
+                   std::to_string(i) + "\n");
+  }
+  auto cfg = load(write_temp(dir, "signet.conf", std::string("include = ") + dir + "/streams.d/*.conf\n" + kConfig));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->streams.size(), 53u);
+  EXPECT_EQ(cfg->rules.size(), 53u);
+}
+
+TEST(Config, RefusesWhatCannotWorkNamingFileAndOption) {
+  const std::string dir = temp_dir();
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {"bogus = 1\n", "unknown option 'bogus'"},
+      {"on-error = maybe\n", "on-error = maybe"},
+      {"internal-hosts = 10.0.0.0/99\n", "internal-hosts"},
+      {"[stream.a]\nselector = s\n", "needs a domain"},
+      {"[stream.a]\ndomain = a.example\n", "needs at least one selector"},
+      {"[stream.a]\ndomain = a.example\nselector = s\nbody-length = 100\n", "never emits l="},
+      {"[stream.a]\ndomain = a.example\nselector = s\ncolour = red\n", "unknown option 'colour'"},
+      {"[rule.r]\nstream = nope\n", "names stream nope"},
+      {"[rule.r]\nfrom-domain = *.\nstream = nope\n", "not a domain"},
+  };
+  for (const Case& c : cases) {
+    auto cfg = load(write_temp(dir, "bad.conf", c.text));
+    ASSERT_FALSE(cfg.ok()) << c.text;
+    EXPECT_NE(cfg.error().message.find(c.expect), std::string::npos) << cfg.error().message;
+    EXPECT_NE(cfg.error().message.find("bad.conf"), std::string::npos) << cfg.error().message;
+  }
+  EXPECT_FALSE(load(dir + "/missing.conf").ok());
+}
+
+TEST(Config, IncludedFilesMayNotSetGlobals) {
+  const std::string dir = temp_dir();
+  write_temp(dir, "inc.conf", "socket = inet:1@127.0.0.1\n");
+  auto cfg = load(write_temp(dir, "signet.conf", "include = " + dir + "/inc.conf\n"));
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.error().message.find("global option"), std::string::npos);
+}
+
+TEST(Router, TrustsSaslInternalHostsAndNamedServicesOnly) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig)).value();
+  EXPECT_EQ(trust_reason(cfg, MessageFacts{"carol", "", "203.0.113.5", "", ""}), "sasl");
+  EXPECT_EQ(trust_reason(cfg, MessageFacts{"", "", "10.1.2.3", "", ""}), "internal-host");
+  EXPECT_EQ(trust_reason(cfg, MessageFacts{"", "tx-out", "203.0.113.5", "", ""}), "service");
+  EXPECT_EQ(trust_reason(cfg, MessageFacts{"", "inbound", "203.0.113.5", "", ""}), "");
+}
+
+TEST(Router, FirstMatchingRuleWinsWithAlsoStream) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig)).value();
+  auto r = route(cfg, MessageFacts{"acme", "", "", "", "acme.example"});
+  ASSERT_EQ(r.streams.size(), 2u);
+  EXPECT_EQ(r.streams[0]->name, "acme");
+  EXPECT_EQ(r.streams[1]->name, "relay");
+  EXPECT_EQ(route(cfg, MessageFacts{"acme-eu", "", "", "", "mail.acme.example"}).streams[0]->name, "acme");
+  EXPECT_EQ(route(cfg, MessageFacts{"", "tx-out", "", "", "other.example"}).rule, "tx-service");
+}
+
+TEST(Router, TenantCannotSignWithAnotherTenantsStreamViaFromDomain) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig)).value();
+  // carol is authenticated but not bound to acme: the acme rule must not apply.
+  auto r = route(cfg, MessageFacts{"carol", "", "", "", "acme.example"});
+  ASSERT_EQ(r.streams.size(), 1u);
+  EXPECT_EQ(r.streams[0]->name, "tx");
+  EXPECT_EQ(r.rule, "default");
+  // An unauthenticated internal host cannot use it either (no hosts= on acme).
+  EXPECT_EQ(route(cfg, MessageFacts{"", "", "10.0.0.5", "", "acme.example"}).streams[0]->name, "tx");
+}
+
+TEST(Router, NoRuleMeansNoStream) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf",
+                             "[stream.a]\ndomain = a.example\nselector = s\n[rule.a]\nsasl-login = alice\nstream = a\n"))
+                 .value();
+  EXPECT_TRUE(route(cfg, MessageFacts{"bob", "", "", "", "a.example"}).streams.empty());
+}

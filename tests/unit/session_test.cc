@@ -1,0 +1,180 @@
+// milter/session.h: one message's path without an MTA: trust, routing,
+// limits, re-injection, on-error policy, and signatures that verify.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+
+#include "keystore/key_file.h"
+#include "milter/session.h"
+#include "signer/key_record.h"
+#include "signer/message.h"
+#include "signer/verifier.h"
+
+using namespace signet;
+using namespace signet::milter;
+
+namespace {
+
+class MapLookup final : public KeyLookup {
+ public:
+  std::map<std::string, std::vector<std::string>> records;
+  Result<std::vector<std::string>> txt(std::string_view name) override {
+    auto it = records.find(std::string(name));
+    return it == records.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+struct Fixture {
+  std::string dir;
+  MapLookup lookup;
+  std::shared_ptr<const Runtime> runtime;
+
+  explicit Fixture(const std::string& extra_globals = "") {
+    char tmpl[] = "/tmp/signet-session-XXXXXX";
+    dir = mkdtemp(tmpl);
+    mkdir((dir + "/example.com").c_str(), 0700);
+    for (auto [sel, alg] : {std::pair{"tx-rsa", Algorithm::RsaSha256}, std::pair{"tx-ed", Algorithm::Ed25519Sha256}}) {
+      auto k = PrivateKey::generate(alg, 2048).value();
+      EXPECT_TRUE(keystore::write_private_key(dir + "/example.com/" + sel + ".key", k).ok());
+      lookup.records[std::string(sel) + "._domainkey.example.com"] = {format_key_record(k)};
+    }
+    std::ofstream(dir + "/signet.conf") << "key-directory = " << dir << "\n"
+                                        << "trusted-services = submission\nmax-headers = 50\n"
+                                        << extra_globals << "[stream.tx]\ndomain = example.com\n"
+                                        << "selector = tx-rsa\nselector = tx-ed\n[rule.all]\nstream = tx\n";
+    const std::string path = dir + "/signet.conf";
+    const char* argv[] = {"signet-milter", "--config", path.c_str()};
+    auto cfg = conf::load_config(3, argv);
+    EXPECT_TRUE(cfg.ok()) << cfg.error().message;
+    auto keys = keystore::KeySnapshot::load(cfg->key_specs());
+    EXPECT_TRUE(keys.ok()) << keys.error().message;
+    runtime = std::make_shared<const Runtime>(Runtime{std::move(cfg.value()), std::move(keys.value())});
+  }
+
+  // Feeds a message as an MTA would: fields split at the first colon, values
+  // with their leading space (SMFIP_HDR_LEADSPC), folding with LF.
+  EndResult run(Session& s, const std::vector<std::pair<std::string, std::string>>& fields, const std::string& body,
+                Verdict* early = nullptr) {
+    Verdict v = s.begin(runtime, "carol", "carol@example.com", "Q1");
+    if (v == Verdict::Continue) {
+      for (const auto& [n, val] : fields) s.header(n, val);
+      v = s.end_of_headers("Q1");
+    }
+    if (v != Verdict::Continue) {
+      if (early) *early = v;
+      return EndResult{v, {}};
+    }
+    s.body(body);
+    return s.end_of_message(1764150000, "Q1");
+  }
+
+  // The message as the MTA would send it on: our headers on top, CRLF.
+  std::vector<VerifyResult> verify(const EndResult& r, const std::vector<std::pair<std::string, std::string>>& fields,
+                                   const std::string& body) {
+    std::string msg;
+    for (const auto& h : r.headers) msg += h.name + ": " + h.value + "\r\n";
+    for (const auto& [n, v] : fields) msg += n + ":" + v + "\r\n";
+    msg = normalize_line_endings(msg + "\r\n" + body);
+    auto parsed = parse_message(msg).value();
+    return verify_message(parsed.fields, parsed.body, lookup, VerifyOptions{1764150000, 300});
+  }
+};
+
+const std::vector<std::pair<std::string, std::string>> kFields = {
+    {"From", " Carol <carol@example.com>"}, {"To", " dave@example.org"}, {"Subject", " hello\n\tfolded with LF"}};
+
+}  // namespace
+
+TEST(Session, TrustedMessageGetsBothSignaturesThatVerify) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  const EndResult r = fx.run(s, kFields, "Hello.\r\n");
+  ASSERT_EQ(r.verdict, Verdict::Continue);
+  ASSERT_EQ(r.headers.size(), 2u);
+  const auto results = fx.verify(r, kFields, "Hello.\r\n");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].pass()) << results[0].authentication_results();
+  EXPECT_TRUE(results[1].pass()) << results[1].authentication_results();
+  EXPECT_EQ(results[0].selector, "tx-rsa");
+}
+
+TEST(Session, UntrustedMessageIsAcceptedUntouched) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  EXPECT_EQ(s.begin(fx.runtime, "", "x@example.net", "Q2"), Verdict::Accept);
+}
+
+TEST(Session, TrustedServiceWithoutSaslIsSigned) {
+  Fixture fx;
+  Session s("203.0.113.9", "submission");
+  EXPECT_EQ(s.begin(fx.runtime, "", "x@example.com", "Q3"), Verdict::Continue);
+}
+
+TEST(Session, ReinjectedMessageIsNotSignedTwice) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  const EndResult first = fx.run(s, kFields, "Hi\r\n");
+  ASSERT_EQ(first.headers.size(), 2u);
+  auto again = kFields;
+  for (const auto& h : first.headers) again.insert(again.begin(), {h.name, " " + h.value});
+  Verdict early = Verdict::Continue;
+  const EndResult second = fx.run(s, again, "Hi\r\n", &early);
+  EXPECT_EQ(early, Verdict::Accept);
+  EXPECT_TRUE(second.headers.empty());
+}
+
+TEST(Session, MessageWithoutFromFollowsOnErrorAccept) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  const EndResult r = fx.run(s, {{"To", " x@example.org"}}, "body\r\n");
+  EXPECT_EQ(r.verdict, Verdict::Accept);
+  EXPECT_TRUE(r.headers.empty());
+}
+
+TEST(Session, TwoFromHeadersFollowOnErrorTempfail) {
+  Fixture fx("on-error = tempfail\n");
+  Session s("203.0.113.9", "inbound");
+  const EndResult r = fx.run(s, {{"From", " a@example.com"}, {"From", " b@example.com"}}, "body\r\n");
+  EXPECT_EQ(r.verdict, Verdict::Tempfail);
+  EXPECT_TRUE(r.headers.empty());
+}
+
+TEST(Session, TooManyHeadersAppliesPolicyAtEndOfHeaders) {
+  Fixture fx("on-error = tempfail\n");
+  Session s("203.0.113.9", "inbound");
+  std::vector<std::pair<std::string, std::string>> many = kFields;
+  for (int i = 0; i < 60; ++i) many.push_back({"X-N", " " + std::to_string(i)});
+  Verdict early = Verdict::Continue;
+  fx.run(s, many, "", &early);
+  EXPECT_EQ(early, Verdict::Tempfail);
+}
+
+TEST(Session, NulInHeaderAppliesPolicy) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  Verdict early = Verdict::Continue;
+  fx.run(s, {{"From", " a@example.com"}, {"Subject", std::string(" a\0b", 4)}}, "", &early);
+  EXPECT_EQ(early, Verdict::Accept);
+}
+
+TEST(Session, BodyWithBareCrAndNulSignsAndVerifies) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  const std::string body("line\rwith bare CR\r\nand \0 NUL\r\n", 30);
+  const EndResult r = fx.run(s, kFields, body);
+  ASSERT_EQ(r.headers.size(), 2u);
+  for (const auto& v : fx.verify(r, kFields, body)) EXPECT_TRUE(v.pass()) << v.authentication_results();
+}
+
+TEST(Session, ResetBetweenMessagesOnOneConnection) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  for (int i = 0; i < 3; ++i) {
+    const EndResult r = fx.run(s, kFields, "message " + std::to_string(i) + "\r\n");
+    ASSERT_EQ(r.headers.size(), 2u);
+    for (const auto& v : fx.verify(r, kFields, "message " + std::to_string(i) + "\r\n")) EXPECT_TRUE(v.pass());
+    s.reset();
+  }
+}
