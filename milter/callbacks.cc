@@ -168,7 +168,7 @@ sfsistat on_eom(SMFICTX* ctx) {
 
 sfsistat on_abort(SMFICTX* ctx) {
   return guarded("abort", [&] {
-    if (Connection* c = conn(ctx)) c->session.reset();
+    if (Connection* c = conn(ctx)) c->session.abandon("aborted (the MTA sent abort or the connection was lost)");
     return SMFIS_CONTINUE;
   });
 }
@@ -177,6 +177,10 @@ sfsistat on_close(SMFICTX* ctx) {
   Connection* c = conn(ctx);
   smfi_setpriv(ctx, nullptr);
   if (c) {
+    try {
+      c->session.abandon("connection closed mid-message");
+    } catch (...) {
+    }
     delete c;
     g_active.fetch_sub(1);
   }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
   if (!register_callbacks(&holder)) return fail("smfi_register failed (libmilter version mismatch?)");
   if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) return fail("bad socket " + socket);
   smfi_settimeout(settings.timeout);
+  // libmilter drops a connection whose packet exceeds 64 KB before any
+  // callback runs; let header fields up to max-header-bytes through so our own
+  // limit applies, with the on-error policy and a log line.
+  smfi_setmaxdatasize(std::max<std::size_t>(65535, settings.max_header_bytes + 4096));
   if (smfi_opensocket(true) != MI_SUCCESS) {
     return fail("cannot open socket " + socket + " (in use, or a directory that does not exist?)");
   }

@@ -53,6 +53,7 @@ Verdict Session::begin(std::shared_ptr<const Runtime> runtime, std::string sasl_
     Log::info(fmt::format("{}: not signed: untrusted (client={} service={} no SASL login) from=<{}>",
                           or_noqueue(queue_id_), client_addr_, daemon_name_.empty() ? "-" : daemon_name_,
                           envelope_from_));
+    reset();  // done with this message: no second log line at close
     return Verdict::Accept;
   }
   return Verdict::Continue;
@@ -100,6 +101,7 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
                           or_noqueue(queue_id_), trust_, facts_.sasl_login.empty() ? "-" : facts_.sasl_login,
                           daemon_name_.empty() ? "-" : daemon_name_,
                           facts_.from_domain.empty() ? "-" : facts_.from_domain));
+    reset();
     return Verdict::Accept;
   }
   const auto already = existing_signatures(fields_);
@@ -133,6 +135,7 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
     std::string list;
     for (const auto& s : skipped) list += (list.empty() ? "" : ", ") + s;
     Log::info(fmt::format("{}: not signed: already carries our signature ({})", or_noqueue(queue_id_), list));
+    reset();
     return Verdict::Accept;
   }
   return Verdict::Continue;
@@ -185,8 +188,13 @@ Verdict Session::trouble(const std::string& why) {
   const bool tempfail = runtime_->config.on_error == conf::OnError::Tempfail;
   Log::warn(fmt::format("{}: NOT SIGNED: {}; {} (on-error={})", or_noqueue(queue_id_), why,
                         tempfail ? "tempfailed" : "accepted unsigned", tempfail ? "tempfail" : "accept"));
-  signers_.clear();
+  reset();  // the message is finished from our side: one line, and only one
   return tempfail ? Verdict::Tempfail : Verdict::Accept;
+}
+
+void Session::abandon(std::string_view why) {
+  if (runtime_) Log::info(fmt::format("{}: not signed: {}", or_noqueue(queue_id_), why));
+  reset();
 }
 
 void Session::reset() {

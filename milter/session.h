@@ -65,7 +65,10 @@ class Session {
   Verdict end_of_headers(std::string_view queue_id);
   void body(std::string_view chunk);
   EndResult end_of_message(std::int64_t now, std::string_view queue_id);
-  void reset();  // abort or end: ready for the connection's next message
+  void reset();  // after end of message: ready for the connection's next message
+  // The MTA aborted the message or the connection closed mid-message: one log
+  // line if a message was in progress, then reset().
+  void abandon(std::string_view why);
 
   const std::string& queue_id() const { return queue_id_; }
 

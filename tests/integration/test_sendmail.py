@@ -13,14 +13,16 @@ Debian package unpacked by scripts/install-sendmail into PREFIX. This script
   3. builds DIR/sendmail.cf with m4 from PREFIX's cf tree: listening on
      127.0.0.1 only, INPUT_MAIL_FILTER(`signet') with the macros signet reads,
      everything relayed to the sink, queue/pid/aliases/status under DIR,
-     no DNS (and, when it can, runs Sendmail in a private mount namespace
-     whose /etc/resolv.conf points at 127.0.0.1 and /etc/nsswitch.conf says
-     `hosts: files`, so nothing can leave loopback even by mistake),
+     no DNS (and, when it can, runs Sendmail in private mount/UTS/PID
+     namespaces whose /etc/resolv.conf points at 127.0.0.1, /etc/nsswitch.conf
+     says `hosts: files` and host name is qualified, so nothing can leave
+     loopback even by mistake and Sendmail does not sleep 60 s at start-up),
   4. sends a message From a@example.com over SMTP, waits for it at the sink,
      and checks both DKIM-Signatures with dkimpy and `signet verify`, and that
      the DKIM-Signature header Sendmail emitted is still legally folded.
 --no-milter (development only) runs Sendmail without the milter and checks
-just the relay path.
+just the relay path. SIGNET_SENDMAIL_STRACE=1 (debugging) runs Sendmail under
+strace and fails if it connects anywhere but loopback.
 
 Prints ok/FAIL lines, ends with "N passed, M failed", exits 1 on any failure.
 Needs root (Sendmail's daemon mode). Everything runs on 127.0.0.1.
@@ -328,11 +330,13 @@ def run_sendmail(work, prefix, cf):
     """Start Sendmail in the foreground (-bD).
 
     When unshare(1) works (root with CAP_SYS_ADMIN), Sendmail runs in private
-    mount and UTS namespaces: /etc/resolv.conf (nameserver 127.0.0.1),
+    mount, UTS and PID namespaces: /etc/resolv.conf (nameserver 127.0.0.1),
     /etc/nsswitch.conf (hosts: files) and /etc/hosts are ours, and the host
     name is MTA_NAME. Sendmail resolves its own name with gethostbyname()
     before it reads any .cf (so ServiceSwitchFile/HostsFile cannot help
-    there); this way that lookup, and any stray one, stays on this machine."""
+    there); this way that lookup, and any stray one, stays on this machine.
+    In the PID namespace Sendmail is init: its background delivery children
+    (which setsid() out of our process group) are reaped by it and die with it."""
     binary = os.path.join(prefix, "usr/libexec/sendmail/sendmail")
     argv = [binary, "-C", cf, "-bD", "-q1s", "-X", os.path.join(work, "sendmail.trace")]
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -344,18 +348,20 @@ def run_sendmail(work, prefix, cf):
     unshare = shutil.which("unshare")
     sandboxed = False
     if unshare:
-        probe = subprocess.run([unshare, "-m", "-u", "true"], capture_output=True)
+        probe = subprocess.run([unshare, "-m", "-u", "-p", "--fork", "--kill-child", "true"],
+                               capture_output=True)
         sandboxed = probe.returncode == 0
     if sandboxed:
         script = ('mount --bind "$1" /etc/resolv.conf && '
                   'mount --bind "$2" /etc/nsswitch.conf && '
                   'mount --bind "$3" /etc/hosts && '
                   'hostname "$4" && shift 4 && exec "$@"')
-        argv = [unshare, "-m", "-u", "--propagation", "private", "sh", "-c", script, "sh",
+        argv = [unshare, "-m", "-u", "-p", "--fork", "--kill-child", "--propagation", "private",
+                "sh", "-c", script, "sh",
                 os.path.join(work, "resolv.conf"), os.path.join(work, "nsswitch.conf"),
                 os.path.join(work, "hosts"), MTA_NAME] + argv
     else:
-        note("unshare -m -u unavailable: Sendmail runs without the resolver sandbox; "
+        note("unshare -m -u -p unavailable: Sendmail runs without the resolver sandbox; "
              "its own start-up host name lookup uses the system resolver")
         if not hostname_qualifies():
             check(False, "host name %r is qualified or has a dotted alias in /etc/hosts"
@@ -525,6 +531,106 @@ def verify_message(msg, keys_path, signet, work):
 
 # -- main ----------------------------------------------------------------------
 
+class Procs:
+    sink = milter = sendmail = None
+
+
+def scenario(args, work, procs):
+    """The test proper; returns at the first failure that makes the rest moot.
+    Processes it starts go into procs; main() always stops them."""
+    prefix = os.path.abspath(args.prefix)
+    milter_bin = os.path.abspath(args.milter)
+    signet = os.path.abspath(args.signet)
+
+    binary = os.path.join(prefix, "usr/libexec/sendmail/sendmail")
+    if not check(os.access(binary, os.X_OK) and shutil.which("m4"),
+                 "Sendmail unpacked in %s and m4 present" % prefix,
+                 "run scripts/install-sendmail %s" % prefix):
+        return
+    if not check(os.geteuid() == 0, "running as root (Sendmail daemon mode needs it)"):
+        return
+    if not args.no_milter and not check(os.access(milter_bin, os.X_OK),
+                                        "signet-milter binary exists", milter_bin):
+        return
+
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    os.chmod(work, 0o755)   # Sendmail refuses group/world-writable config paths
+
+    keys = make_keys(signet, work)
+    if keys is None:
+        return
+
+    procs.sink = sink = SmtpSink(os.path.join(work, "sink")).start()
+    milter_port = None
+    if not args.no_milter:
+        milter_port = free_port()
+        procs.milter = milter = start_milter(milter_bin, work, milter_port)
+        if not check(wait_listening(milter, milter_port, 10),
+                     "signet-milter listens on inet:%d@127.0.0.1" % milter_port,
+                     "exit %s" % milter.poll()):
+            return
+
+    smtp_port = free_port()
+    cf = build_sendmail_cf(work, prefix, smtp_port, sink.port, milter_port)
+    if cf is None:
+        return
+    procs.sendmail, sandboxed = run_sendmail(work, prefix, cf)
+    if procs.sendmail is None:
+        return
+    if not check(wait_listening(procs.sendmail, smtp_port, 15),
+                 "Sendmail listens on 127.0.0.1:%d%s" % (
+                     smtp_port, " (private resolv.conf/nsswitch.conf/hosts)" if sandboxed else ""),
+                 "exit %s" % procs.sendmail.poll()):
+        return
+
+    try:
+        with smtplib.SMTP("127.0.0.1", smtp_port, local_hostname="client.example.com",
+                          timeout=30) as s:
+            refused = s.sendmail("a@example.com", ["b@example.net"], MESSAGE.encode())
+        check(not refused, "Sendmail accepts the message over SMTP", repr(refused))
+    except (smtplib.SMTPException, OSError) as e:
+        check(False, "Sendmail accepts the message over SMTP", repr(e))
+        return
+
+    end = min(time.monotonic() + 30, DEADLINE)
+    while sink.count() < 1 and time.monotonic() < end:
+        time.sleep(0.1)
+    if not check(sink.count() >= 1, "the message reaches the sink through Sendmail",
+                 "nothing arrived; queue: %s" % os.listdir(os.path.join(work, "mqueue"))):
+        return
+    name, mail_from, rcpts = sink.envelopes[0]
+    check(mail_from == "a@example.com" and rcpts == ["b@example.net"],
+          "envelope kept", "%r %r" % (mail_from, rcpts))
+    with open(sink.paths()[0], "rb") as f:
+        msg = f.read()
+    check(b"\r\n\r\n.a line that starts with a dot\r\n" in msg
+          and msg.endswith(b"trailing spaces   \r\n\r\n\r\n"),
+          "body arrives unchanged (dot line, trailing spaces, blank lines)")
+
+    if args.no_milter:
+        note("--no-milter: DKIM checks skipped")
+    else:
+        verify_message(msg, keys, signet, work)
+
+
+def teardown(work, procs):
+    if procs.sendmail is not None:
+        ts = time.monotonic()
+        stop(procs.sendmail, "sendmail")
+        note("Sendmail stopped in %.1fs" % (time.monotonic() - ts))
+        check_strace(work)
+    if procs.milter is not None:
+        ts = time.monotonic()
+        rc = stop(procs.milter, "signet-milter")
+        note("signet-milter stopped in %.1fs" % (time.monotonic() - ts))
+        if not failed:
+            check(rc == 0, "signet-milter exits 0 on SIGTERM", "exit %s" % rc)
+    if procs.sink is not None:
+        procs.sink.stop()
+        check(not procs.sink.errors, "sink had no session errors", "; ".join(procs.sink.errors))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--milter", default="build/milter/signet-milter")
@@ -535,101 +641,20 @@ def main():
                     help="development: relay through Sendmail without the milter")
     args = ap.parse_args()
     work = os.path.abspath(args.work)
-    prefix = os.path.abspath(args.prefix)
-    milter_bin = os.path.abspath(args.milter)
-    signet = os.path.abspath(args.signet)
     t0 = time.monotonic()
-
-    binary = os.path.join(prefix, "usr/libexec/sendmail/sendmail")
-    if not check(os.access(binary, os.X_OK) and shutil.which("m4"),
-                 "Sendmail unpacked in %s and m4 present" % prefix,
-                 "run scripts/install-sendmail %s" % prefix):
-        return finish(t0)
-    if not check(os.geteuid() == 0, "running as root (Sendmail daemon mode needs it)"):
-        return finish(t0)
-    if not args.no_milter and not check(os.access(milter_bin, os.X_OK),
-                                        "signet-milter binary exists", milter_bin):
-        return finish(t0)
-
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    os.chmod(work, 0o755)   # Sendmail refuses group/world-writable config paths
-
-    sink = milter = sendmail = None
+    procs = Procs()
     try:
-        keys = make_keys(signet, work)
-        if keys is None:
-            return finish(t0)
-
-        sink = SmtpSink(os.path.join(work, "sink")).start()
-        milter_port = None
-        if not args.no_milter:
-            milter_port = free_port()
-            milter = start_milter(milter_bin, work, milter_port)
-            if not check(wait_listening(milter, milter_port, 10),
-                         "signet-milter listens on inet:%d@127.0.0.1" % milter_port,
-                         "exit %s\n%s" % (milter.poll(), tail(os.path.join(work, "milter.log")))):
-                return finish(t0)
-
-        smtp_port = free_port()
-        cf = build_sendmail_cf(work, prefix, smtp_port, sink.port, milter_port)
-        if cf is None:
-            return finish(t0)
-        sendmail, sandboxed = run_sendmail(work, prefix, cf)
-        if sendmail is None:
-            return finish(t0)
-        if not check(wait_listening(sendmail, smtp_port, 15),
-                     "Sendmail listens on 127.0.0.1:%d%s" % (
-                         smtp_port, " (private resolv.conf/nsswitch.conf)" if sandboxed else ""),
-                     "exit %s\n%s" % (sendmail.poll(), tail(os.path.join(work, "sendmail.log")))):
-            return finish(t0)
-
-        try:
-            with smtplib.SMTP("127.0.0.1", smtp_port, local_hostname="client.example.com",
-                              timeout=30) as s:
-                refused = s.sendmail("a@example.com", ["b@example.net"], MESSAGE.encode())
-            check(not refused, "Sendmail accepts the message over SMTP", repr(refused))
-        except (smtplib.SMTPException, OSError) as e:
-            check(False, "Sendmail accepts the message over SMTP", repr(e))
-            return finish(t0, work)
-
-        end = min(time.monotonic() + 30, DEADLINE)
-        while sink.count() < 1 and time.monotonic() < end:
-            time.sleep(0.1)
-        if not check(sink.count() >= 1, "the message reaches the sink through Sendmail",
-                     "nothing after %.0fs; queue: %s" % (
-                         time.monotonic() - t0, os.listdir(os.path.join(work, "mqueue")))):
-            return finish(t0, work)
-        name, mail_from, rcpts = sink.envelopes[0]
-        check(mail_from == "a@example.com" and rcpts == ["b@example.net"],
-              "envelope kept", "%r %r" % (mail_from, rcpts))
-        with open(sink.paths()[0], "rb") as f:
-            msg = f.read()
-        check(b"\r\n\r\n.a line that starts with a dot\r\n" in msg
-              and msg.endswith(b"trailing spaces   \r\n\r\n\r\n"),
-              "body arrives unchanged (dot line, trailing spaces, blank lines)")
-
-        if args.no_milter:
-            note("--no-milter: DKIM checks skipped")
-        else:
-            verify_message(msg, keys, signet, work)
+        scenario(args, work, procs)
+    except Exception as e:  # a bug here must still stop everything and count
+        import traceback
+        traceback.print_exc()
+        check(False, "test script ran to the end", repr(e))
     finally:
-        stop(sendmail, "sendmail")
-        check_strace(work)
-        rc = stop(milter, "signet-milter")
-        if milter is not None and not failed:
-            check(rc == 0, "signet-milter exits 0 on SIGTERM", "exit %s" % rc)
-        if sink is not None:
-            sink.stop()
-            check(not sink.errors, "sink had no session errors", "; ".join(sink.errors))
-    return finish(t0, work)
-
-
-def finish(t0, work=None):
-    if failed and work:
+        teardown(work, procs)
+    if failed and os.path.isdir(work):
         for log in ("milter.log", "sendmail.log"):
             p = os.path.join(work, log)
-            if os.path.exists(p):
+            if os.path.exists(p) and os.path.getsize(p):
                 note("--- %s (tail)" % log)
                 print(tail(p), flush=True)
     note("run time %.1fs" % (time.monotonic() - t0))

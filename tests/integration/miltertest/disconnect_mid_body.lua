@@ -1,0 +1,12 @@
+-- The MTA vanishes mid-body; the milter survives and signs the next message.
+dofile("common.lua")
+local conn = open()
+check(start_message(conn, "MT-DROP", standard_headers) == SMFIR_CONTINUE, "eoh")
+mt.bodyrandom(conn, 200000)
+mt.disconnect(conn, false)
+local again = open()
+check(start_message(again, "MT-AFTER-DROP", standard_headers) == SMFIR_CONTINUE, "eoh after drop")
+mt.bodystring(again, "still alive\r\n")
+check(finish_message(again) == SMFIR_CONTINUE, "eom after drop")
+check(mt.eom_check(again, MT_HDRINSERT, "DKIM-Signature"), "signed after drop")
+mt.disconnect(again)

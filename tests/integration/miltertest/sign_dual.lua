@@ -1,0 +1,13 @@
+-- A trusted message gets both DKIM-Signature headers (rsa and ed25519).
+dofile("common.lua")
+local conn = open()
+check(start_message(conn, "MT-DUAL", standard_headers) == SMFIR_CONTINUE, "eoh continue")
+mt.bodystring(conn, "Hello.\r\n")
+check(finish_message(conn) == SMFIR_CONTINUE, "eom continue")
+check(mt.eom_check(conn, MT_HDRINSERT, "DKIM-Signature"), "signature inserted")
+local h0 = mt.getheader(conn, "DKIM-Signature", 0)
+local h1 = mt.getheader(conn, "DKIM-Signature", 1)
+check(h0 ~= nil and h1 ~= nil, "two signatures")
+check(string.find(h0 .. h1, "a=rsa%-sha256") and string.find(h0 .. h1, "a=ed25519%-sha256"), "both algorithms")
+check(not string.find(h0 .. h1, "l="), "no l= tag")
+mt.disconnect(conn)
