@@ -13,6 +13,8 @@
 //   read():   TCP_QUICKACK is re-armed after every read, since Linux clears it
 //             once the connection looks interactive again (tcp(7)).
 // Unix-socket connections are recognised once at accept and left alone.
+// SIGNET_TCP_TUNING=off in the environment turns this off: only for tests and
+// benchmarks that show the stall this prevents.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -20,6 +22,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 
 extern "C" {
 ssize_t __real_read(int fd, void* buf, size_t count);
@@ -33,6 +37,14 @@ namespace {
 constexpr int kTrackedFds = 65536;
 std::atomic<bool> g_tcp[kTrackedFds];  // fd -> accepted TCP milter connection
 
+bool tuning_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("SIGNET_TCP_TUNING");
+    return !(v && std::strcmp(v, "off") == 0);
+  }();
+  return on;
+}
+
 void quickack(int fd) {
   int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
@@ -45,6 +57,7 @@ extern "C" int __wrap_accept(int fd, struct sockaddr* addr, socklen_t* len) {
   if (c < 0) return c;
   sockaddr_storage local{};
   socklen_t local_len = sizeof local;
+  if (!tuning_enabled()) return c;
   const bool tcp = getsockname(c, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
                    (local.ss_family == AF_INET || local.ss_family == AF_INET6);
   if (tcp) {
