@@ -14,8 +14,16 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The whole suite, then the milter's tests once more under AddressSanitizer
+# and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks
+# in the daemon fail the run.
+ASAN_TESTS = Session|Config|Router|Cidr|milter_protocol|sendmail|postfix|tcp_socket|bad_input
+
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON -DSIGNET_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j $(JOBS) -R '$(ASAN_TESTS)'
 
 demo: build
 	@scripts/demo $(BUILD)
@@ -26,4 +34,4 @@ bench: deps
 	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=0.5
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan
