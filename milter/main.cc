@@ -13,15 +13,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "conf/config.h"
 #include "milter/callbacks.h"
+#include "milter/lifecycle.h"
 #include "milter/log.h"
 #include "milter/runtime.h"
 
@@ -128,17 +128,30 @@ int main(int argc, char** argv) {
     pid << ::getpid() << "\n";
     if (!pid) Log::warn("cannot write pidfile " + settings.pidfile);
   }
-  Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
-  const int rc = smfi_main();
+  // SIGHUP: a new Runtime, validated whole, or the running one stays.
+  const std::vector<std::string> args(argv, argv + argc);
+  auto reload = [&holder, args, socket] {
+    std::vector<const char*> av;
+    for (const auto& a : args) av.push_back(a.c_str());
+    auto next = conf::load_config(static_cast<int>(av.size()), av.data());
+    if (!next) {
+      Log::error("SIGHUP: reload refused, keeping the running configuration: " + next.error().message);
+      return;
+    }
+    auto next_keys = keystore::KeySnapshot::load(next->key_specs());
+    if (!next_keys) {
+      Log::error("SIGHUP: reload refused, keeping the running keys: " + next_keys.error().message);
+      return;
+    }
+    if (next->socket != socket) Log::warn("SIGHUP: socket changes take effect at the next restart");
+    const std::size_t n_streams = next->streams.size(), n_keys = next_keys.value()->size();
+    holder.replace(std::make_shared<const Runtime>(Runtime{std::move(next.value()), std::move(next_keys.value())}));
+    Log::info("SIGHUP: reloaded, " + std::to_string(n_streams) + " streams, " + std::to_string(n_keys) + " keys");
+  };
+  if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
 
-  // SIGTERM: libmilter has stopped accepting; let messages in flight finish.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings.shutdown_timeout);
-  while (active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (active_connections() > 0) {
-    Log::warn(std::to_string(active_connections()) + " connections still open at shutdown-timeout");
-  }
+  Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
+  const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   Log::info("stopped");
   return rc == MI_SUCCESS ? 0 : 1;

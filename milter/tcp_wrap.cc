@@ -13,6 +13,7 @@
 //   read():   TCP_QUICKACK is re-armed after every read, since Linux clears it
 //             once the connection looks interactive again (tcp(7)).
 // Unix-socket connections are recognised once at accept and left alone.
+// While draining for shutdown, accept() also refuses new connections.
 // SIGNET_TCP_TUNING=off in the environment turns this off: only for tests and
 // benchmarks that show the stall this prevents.
 #include <netinet/in.h>
@@ -21,9 +22,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+
+#include "milter/lifecycle.h"
 
 extern "C" {
 ssize_t __real_read(int fd, void* buf, size_t count);
@@ -55,6 +59,13 @@ void quickack(int fd) {
 extern "C" int __wrap_accept(int fd, struct sockaddr* addr, socklen_t* len) {
   const int c = __real_accept(fd, addr, len);
   if (c < 0) return c;
+  if (signet::milter::draining()) {
+    // Shutting down (milter/lifecycle.h): refuse new connections; libmilter
+    // takes ECONNABORTED as "try again" and keeps serving open ones.
+    ::close(c);
+    errno = ECONNABORTED;
+    return -1;
+  }
   sockaddr_storage local{};
   socklen_t local_len = sizeof local;
   if (!tuning_enabled()) return c;

@@ -15,7 +15,9 @@ that is not searchable):
     etc/        config_directory: main.cf, master.cf
     spool/      queue_directory (created by `postfix start` / post-install)
     data/       data_directory
-    sasl/       cyrus_sasl_config_path: smtpd.conf (sasldb auxprop)
+    etc/sasl/   smtpd.conf (sasldb auxprop): Debian's postfix reads the Cyrus
+                config from $config_directory/sasl; cyrus_sasl_config_path
+                is set to the same directory
     sasldb2     Cyrus sasldb, users made with saslpasswd2 -f
     log/maillog maillog_file, written by postlogd (no syslog needed)
 
@@ -48,7 +50,12 @@ import time
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
-SASL_REALM = "signet.test"
+MYHOSTNAME = "mta.signet.test"
+# Users live in the realm Cyrus uses when smtpd_sasl_local_domain is empty:
+# the server FQDN, which Postfix passes as $myhostname.  With an explicit
+# smtpd_sasl_local_domain Cyrus would append "@realm" to the login, and the
+# {auth_authen} macro the milter sees would no longer be the plain login.
+SASL_REALM = MYHOSTNAME
 
 SERVICES = (
     # name, milter_macro_daemon_name, SASL
@@ -102,7 +109,10 @@ class PostfixInstance:
         self.config_dir = os.path.join(self.work_dir, "etc")
         self.queue_dir = os.path.join(self.work_dir, "spool")
         self.data_dir = os.path.join(self.work_dir, "data")
-        self.sasl_dir = os.path.join(self.work_dir, "sasl")
+        # Debian's postfix (patch 07_sasl_config) reads the Cyrus config from
+        # $config_directory/sasl and ignores cyrus_sasl_config_path; the
+        # parameter is set to the same place for upstream builds.
+        self.sasl_dir = os.path.join(self.config_dir, "sasl")
         self.sasldb = os.path.join(self.work_dir, "sasldb2")
         self.log_dir = os.path.join(self.work_dir, "log")
         self.maillog = os.path.join(self.log_dir, "maillog")
@@ -137,7 +147,7 @@ class PostfixInstance:
             "data_directory": self.data_dir,
             "mail_owner": "postfix",
             "setgid_group": "postdrop",
-            "myhostname": "mta.signet.test",
+            "myhostname": MYHOSTNAME,
             "mydomain": "signet.test",
             "myorigin": "$myhostname",
             "mydestination": "",
@@ -199,7 +209,7 @@ class PostfixInstance:
             "smtpd_sasl_type": "cyrus",
             "smtpd_sasl_path": "smtpd",
             "cyrus_sasl_config_path": self.sasl_dir,
-            "smtpd_sasl_local_domain": SASL_REALM,
+            "smtpd_sasl_local_domain": "",
             "smtpd_sasl_security_options": "noanonymous",
             "smtpd_tls_auth_only": "no",
         }
@@ -314,19 +324,19 @@ class PostfixInstance:
         self.configure()
         self._postfix("start", timeout=timeout)
         self.running = True
-        # master -w returns once master is up; wait for the listeners too.
+        # master -w returns once master is up and has opened its listeners;
+        # check them without connecting (a probe would spawn smtpd and log).
         deadline = time.monotonic() + timeout
-        for name, port in self.ports.items():
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), 1):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        self.stop()
-                        raise PostfixError("%s port %d not listening" %
-                                           (name, port))
-                    time.sleep(0.05)
+        while True:
+            listening = _listening_ports()
+            missing = [n for n, p in self.ports.items() if p not in listening]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise PostfixError("not listening: %s" % ", ".join(
+                    "%s (127.0.0.1:%d)" % (n, self.ports[n]) for n in missing))
+            time.sleep(0.05)
         return self
 
     def stop(self, timeout=30):
@@ -448,7 +458,22 @@ class PostfixInstance:
         """Number of messages still in the queue (postqueue -j)."""
         p = subprocess.run(["/usr/sbin/postqueue", "-c", self.config_dir,
                             "-j"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise PostfixError("postqueue -j: %s" % p.stderr.strip())
         return len([l for l in p.stdout.splitlines() if l.strip()])
+
+
+def _listening_ports():
+    """Ports in LISTEN state on 127.0.0.1 (or any address), IPv4."""
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            addr, port = fields[1].split(":")
+            if fields[3] == "0A" and addr in ("0100007F", "00000000"):
+                ports.add(int(port, 16))
+    return ports
 
 
 def _alive(pid):

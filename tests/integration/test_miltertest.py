@@ -148,9 +148,72 @@ def main():
         untrusted = [l for l in lines if "not signed: untrusted (client=192.0.2.44" in l]
         tally.check(len(untrusted) == 1, "missing macros: untrusted client passed, logged", repr(untrusted))
         tally.check(not any("PRIVATE KEY" in l for l in lines), "no key material in the log")
+        # SIGHUP: a valid new configuration (a new ed25519 selector) is used by
+        # the next message; a broken one is refused and the running one stays.
+        if sock.startswith("inet:"):
+            port = int(sock.split(":")[1].split("@")[0])
+            subprocess.run([args.signet, "keygen", "--algorithm", "ed25519", "--out",
+                            os.path.join(args.work, "keys", "example.com", "mt-ed2.key")],
+                           check=True, stdout=subprocess.DEVNULL)
+            conf_path = os.path.join(args.work, "accept.conf")
+            original = open(conf_path).read()
+
+            def sign_one(queue_id):
+                c = MilterClient("127.0.0.1", port)
+                c.connect()
+                c.mail("<a@example.com>", {"i": queue_id})
+                c.header("From", b" a@example.com")
+                c.eoh()
+                c.body(b"reload\r\n")
+                final, mods = c.end_of_message()
+                c.quit()
+                return b"".join(m[1] for m in mods)
+
+            with open(conf_path, "w") as f:
+                f.write(original.replace("selector = mt-ed\n", "selector = mt-ed2\n"))
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            signed = sign_one("MT-RELOADED")
+            tally.check(b"s=mt-ed2;" in signed and proc.poll() is None, "SIGHUP reload: next message uses the new key")
+            with open(conf_path, "w") as f:
+                f.write(original + "this-is-not-an-option = 1\n")
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            signed = sign_one("MT-AFTER-BAD-RELOAD")
+            tally.check(b"s=mt-ed2;" in signed and proc.poll() is None,
+                        "SIGHUP with a broken config: refused, still signing with the running keys")
+            with open(conf_path, "w") as f:
+                f.write(original)
+            refused = [l for l in log_lines(log) if "reload refused" in l and "this-is-not-an-option" in l]
+            tally.check(len(refused) == 1, "the refused reload is logged with its reason", repr(refused))
+
+        # SIGTERM with a message in flight: it still gets signed, then exit 0.
+        if sock.startswith("inet:"):
+            c = MilterClient("127.0.0.1", int(sock.split(":")[1].split("@")[0]))
+            c.connect()
+            c.mail("<a@example.com>", {"i": "MT-INFLIGHT"})
+            for name, value in (("From", b" a@example.com"), ("Subject", b" in flight at SIGTERM")):
+                c.header(name, value)
+            c.eoh()
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            try:
+                late = MilterClient("127.0.0.1", int(sock.split(":")[1].split("@")[0]), timeout=5)
+                late.connect()
+                refused_new = False
+            except (ConnectionError, OSError):
+                refused_new = True
+            tally.check(refused_new, "while draining, a new connection is refused")
+            c.body(b"finished after SIGTERM\r\n")
+            final, mods = c.end_of_message()
+            tally.check(final[0] == b"c" and len(mods) == 2, "message in flight at SIGTERM is signed", repr(mods))
+            c.quit()
     finally:
         stop(proc, tally, "milter (on-error=accept)")
     tally.check(any(l.endswith("stopped") for l in log_lines(log)), "logs 'stopped' after draining")
+    if sock.startswith("inet:"):
+        hits = [l for l in log_lines(log) if "MT-INFLIGHT:" in l]
+        tally.check(len(hits) == 1 and "signed stream=tx" in hits[0], "in-flight message logged as signed", repr(hits))
 
     sock2 = "inet:%d@127.0.0.1" % free_port()
     proc2, log2 = start_milter(args.milter, args.work, "tempfail", sock2, "tempfail")

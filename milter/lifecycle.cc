@@ -1,0 +1,70 @@
+#include "milter/lifecycle.h"
+
+#include <libmilter/mfapi.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "milter/callbacks.h"
+#include "milter/log.h"
+
+extern "C" {
+int __real_sigwait(const sigset_t* set, int* sig);
+int __wrap_sigwait(const sigset_t* set, int* sig);
+}
+
+namespace signet::milter {
+namespace {
+
+std::atomic<bool> g_draining{false};
+
+void drain_then_stop(int shutdown_timeout) {
+  g_draining = true;
+  Log::info("SIGTERM: no new connections; finishing " + std::to_string(active_connections()) +
+            " open connection(s)");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(shutdown_timeout);
+  while (active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (active_connections() > 0) {
+    Log::warn(std::to_string(active_connections()) + " connection(s) still open at shutdown-timeout: dropped");
+  }
+  smfi_stop();
+}
+
+}  // namespace
+
+bool draining() { return g_draining.load(std::memory_order_relaxed); }
+
+bool start_lifecycle(std::function<void()> reload, int shutdown_timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return false;
+  std::thread([set, reload = std::move(reload), shutdown_timeout] {
+    for (;;) {
+      int sig = 0;
+      if (__real_sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        reload();
+        continue;
+      }
+      drain_then_stop(shutdown_timeout);
+      return;
+    }
+  }).detach();
+  return true;
+}
+
+}  // namespace signet::milter
+
+// libmilter's signal thread waits for SIGHUP, SIGTERM and SIGINT; leave it SIGINT.
+extern "C" int __wrap_sigwait(const sigset_t* set, int* sig) {
+  sigset_t mine = *set;
+  sigdelset(&mine, SIGTERM);
+  sigdelset(&mine, SIGHUP);
+  return __real_sigwait(&mine, sig);
+}
