@@ -20,6 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "miltertest")
+sys.path.insert(0, HERE)
+from milter_client import MilterClient  # noqa: E402
 
 
 class Tally:
@@ -108,8 +110,6 @@ def main():
             tally.check(proc.poll() is None, "milter alive after " + script)
         # A 1 MB header field: past miltertest's reach (it crashes on values
         # over ~30 KB), so milter_client.py sends it, as Postfix would.
-        sys.path.insert(0, HERE)
-        from milter_client import MilterClient
         c = MilterClient("127.0.0.1", int(sock.split(":")[1].split("@")[0])) if sock.startswith("inet:") else None
         if c:
             c.connect()
@@ -224,6 +224,41 @@ def main():
         stop(proc2, tally, "milter (on-error=tempfail)")
     hits = [l for l in log_lines(log2) if "MT-TEMPFAIL:" in l]
     tally.check(len(hits) == 1 and "tempfailed (on-error=tempfail)" in hits[0], "tempfail logged once", repr(hits))
+
+    # Detached (foreground = false) with a pidfile: the pid is live, the
+    # daemon signs, and SIGTERM removes the pidfile.
+    sock3 = "inet:%d@127.0.0.1" % free_port()
+    pidfile = os.path.join(args.work, "signet.pid")
+    conf3 = os.path.join(args.work, "daemon.conf")
+    with open(conf3, "w") as f:
+        f.write("socket = %s\nforeground = false\npidfile = %s\nkey-directory = %s\n"
+                "internal-hosts = 127.0.0.1/32\nshutdown-timeout = 5\n[stream.tx]\ndomain = example.com\n"
+                "selector = mt-rsa\n[rule.all]\nstream = tx\n" % (sock3, pidfile, os.path.join(args.work, "keys")))
+    rc = subprocess.run([args.milter, "--config", conf3], timeout=30).returncode
+    tally.check(rc == 0, "detaches and the parent exits 0", "rc=%s" % rc)
+    pid = None
+    for _ in range(50):
+        if os.path.exists(pidfile) and open(pidfile).read().strip():
+            pid = int(open(pidfile).read())
+            break
+        time.sleep(0.1)
+    tally.check(pid is not None and os.path.exists("/proc/%d" % pid), "pidfile names the running daemon")
+    if pid:
+        c = MilterClient("127.0.0.1", int(sock3.split(":")[1].split("@")[0]))
+        c.connect()
+        c.mail("<a@example.com>", {"i": "MT-DAEMON"})
+        c.header("From", b" a@example.com")
+        c.eoh()
+        c.body(b"daemon\r\n")
+        final, mods = c.end_of_message()
+        c.quit()
+        tally.check(len(mods) == 1, "the detached daemon signs", repr(mods))
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            if not os.path.exists("/proc/%d" % pid):
+                break
+            time.sleep(0.05)
+        tally.check(not os.path.exists(pidfile), "SIGTERM removes the pidfile")
 
     print("%d passed, %d failed" % (tally.passed, tally.failed))
     return 1 if tally.failed else 0
