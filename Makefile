@@ -12,7 +12,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 # The whole suite, then the milter's tests once more under AddressSanitizer
 # and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks

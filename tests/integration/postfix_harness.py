@@ -41,6 +41,7 @@ root (mail_owner postfix, setgid_group postdrop).
 import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import stat
@@ -328,7 +329,7 @@ class PostfixInstance:
         # check them without connecting (a probe would spawn smtpd and log).
         deadline = time.monotonic() + timeout
         while True:
-            listening = _listening_ports()
+            listening = listening_ports()
             missing = [n for n, p in self.ports.items() if p not in listening]
             if not missing:
                 break
@@ -359,6 +360,14 @@ class PostfixInstance:
                                capture_output=True, timeout=10)
             except Exception:
                 pass
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):   # this instance's master only, by its pid file
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         self.running = False
 
     def _master_pid(self):
@@ -400,7 +409,10 @@ class PostfixInstance:
         returns the queue id from the 250 reply."""
         if isinstance(rcpt_to, str):
             rcpt_to = [rcpt_to]
-        session.mail(mail_from)
+        code, resp = session.mail(mail_from)
+        if code != 250:
+            session.rset()
+            raise smtplib.SMTPSenderRefused(code, resp, mail_from)
         for r in rcpt_to:
             code, resp = session.rcpt(r)
             if code != 250:
@@ -463,7 +475,7 @@ class PostfixInstance:
         return len([l for l in p.stdout.splitlines() if l.strip()])
 
 
-def _listening_ports():
+def listening_ports():
     """Ports in LISTEN state on 127.0.0.1 (or any address), IPv4."""
     ports = set()
     with open("/proc/net/tcp") as f:
