@@ -19,6 +19,7 @@ namespace signet::milter {
 namespace {
 
 std::atomic<bool> g_draining{false};
+std::thread g_thread;
 
 void drain_then_stop(int shutdown_timeout) {
   g_draining = true;
@@ -43,8 +44,9 @@ bool start_lifecycle(std::function<void()> reload, int shutdown_timeout) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);  // stop_lifecycle(): end the thread
   if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return false;
-  std::thread([set, reload = std::move(reload), shutdown_timeout] {
+  g_thread = std::thread([set, reload = std::move(reload), shutdown_timeout] {
     for (;;) {
       int sig = 0;
       if (__real_sigwait(&set, &sig) != 0) continue;
@@ -52,11 +54,17 @@ bool start_lifecycle(std::function<void()> reload, int shutdown_timeout) {
         reload();
         continue;
       }
-      drain_then_stop(shutdown_timeout);
+      if (sig == SIGTERM) drain_then_stop(shutdown_timeout);
       return;
     }
-  }).detach();
+  });
   return true;
+}
+
+void stop_lifecycle() {
+  if (!g_thread.joinable()) return;
+  if (!draining()) pthread_kill(g_thread.native_handle(), SIGUSR1);
+  g_thread.join();
 }
 
 }  // namespace signet::milter

@@ -16,6 +16,8 @@
 //
 // start(reload, shutdown_timeout): REQUIRES: called once, before smfi_main
 // (the signal mask it sets is inherited by libmilter's threads).
+// stop_lifecycle(): after smfi_main returns: ends and joins the thread, so
+// nothing it allocated (OpenSSL keeps per-thread state) outlives main.
 // draining(): whether SIGTERM has been received (read by the accept wrapper).
 #pragma once
 
@@ -24,6 +26,7 @@
 namespace signet::milter {
 
 bool start_lifecycle(std::function<void()> reload, int shutdown_timeout_seconds);
+void stop_lifecycle();
 bool draining();
 
 }  // namespace signet::milter

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
 
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
+  stop_lifecycle();
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   Log::info("stopped");
   return rc == MI_SUCCESS ? 0 : 1;
