@@ -13,6 +13,7 @@
 
 #include "canon/header.h"
 #include "conf/values.h"
+#include "keystore/manifest.h"
 
 namespace po = boost::program_options;
 
@@ -44,6 +45,8 @@ po::options_description global_options() {
       ("max-headers", po::value<std::size_t>(), "header fields per message")
       ("max-header-bytes", po::value<std::size_t>(), "bytes per header field")
       ("shutdown-timeout", po::value<int>(), "seconds SIGTERM waits for messages in flight")
+      ("allow-group-readable-keys", po::value<std::string>(), "accept key files of mode 0640 (default false)")
+      ("overlap-signing", po::value<std::string>(), "after a cutover, also sign with the outgoing key this long (e.g. 1h; default off)")
       ("include", po::value<std::vector<std::string>>()->composing(), "files of [stream.*]/[rule.*] sections (glob)");
   return d;
 }
@@ -155,7 +158,6 @@ Result<Stream> build_stream(const Section& s) {
     }
   }
   if (st.domain.empty()) return permanent_error(where + "needs a domain");
-  if (st.selectors.empty()) return permanent_error(where + "needs at least one selector");
   if (st.selectors.size() > 2) return permanent_error(where + "has more than two selectors (one rsa, one ed25519 at most)");
   st.headers = normalize_policy(std::move(headers));
   return st;
@@ -207,12 +209,27 @@ const Stream* Config::find_stream(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<keystore::KeySpec> Config::key_specs() const {
+Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg) {
   std::vector<keystore::KeySpec> specs;
-  for (const Stream& s : streams) {
+  for (const Stream& s : cfg.streams) {
     for (const std::string& sel : s.selectors) {
-      specs.push_back(keystore::KeySpec{s.name, s.domain, sel, key_directory + "/" + s.domain + "/" + sel + ".key"});
+      keystore::KeySpec spec;
+      spec.stream = s.name;
+      spec.domain = s.domain;
+      spec.selector = sel;
+      spec.path = cfg.key_directory + "/" + s.domain + "/" + sel + ".key";
+      spec.origin = cfg.config_file + " [stream." + s.name + "]";
+      specs.push_back(std::move(spec));
     }
+  }
+  auto managed = keystore::specs_from_manifest(cfg.key_directory);
+  if (!managed) return managed.error();
+  for (keystore::KeySpec& spec : managed.value()) {
+    if (const Stream* s = cfg.find_stream(spec.stream); s && !spec.retired && canon::to_lower(spec.domain) != s->domain) {
+      return permanent_error(spec.origin + ": key " + spec.selector + " is for " + spec.domain + " but stream " +
+                             s->name + " signs as " + s->domain);
+    }
+    specs.push_back(std::move(spec));
   }
   return specs;
 }
@@ -299,6 +316,16 @@ Result<Config> load_config(int argc, const char* const* argv) {
   if (vm.count("max-headers")) cfg.max_headers = vm["max-headers"].as<std::size_t>();
   if (vm.count("max-header-bytes")) cfg.max_header_bytes = vm["max-header-bytes"].as<std::size_t>();
   if (vm.count("shutdown-timeout")) cfg.shutdown_timeout = vm["shutdown-timeout"].as<int>();
+  if (vm.count("allow-group-readable-keys")) {
+    auto b = parse_bool(str("allow-group-readable-keys"));
+    if (!b) return permanent_error(where + "allow-group-readable-keys: use true or false");
+    cfg.allow_group_readable_keys = *b;
+  }
+  if (vm.count("overlap-signing")) {
+    auto d = parse_duration(str("overlap-signing"));
+    if (!d && str("overlap-signing") != "0") return permanent_error(where + "overlap-signing: use a duration such as 1h, or 0");
+    cfg.overlap_signing = d.value_or(0);
+  }
   if (cfg.timeout <= 0 || cfg.shutdown_timeout < 0 || cfg.max_headers == 0 || cfg.max_header_bytes == 0) {
     return permanent_error(where + "timeout, max-headers and max-header-bytes must be positive");
   }

@@ -10,8 +10,8 @@
 // do; never exits the process. `--help` / `--version` are reported through
 // Config::exit_early.
 //
-// Knows nothing about keys on disk: key_specs() lists the files a Config
-// needs, for keystore/ to load (so keystore does not depend on conf).
+// key_specs() lists the keys a Config needs (static selectors and the key
+// set's manifest) for keystore::KeySnapshot::load.
 #pragma once
 
 #include <cstdint>
@@ -70,6 +70,8 @@ struct Config {
   std::size_t max_headers = 1000;
   std::size_t max_header_bytes = 1024 * 1024;
   int shutdown_timeout = 30;
+  bool allow_group_readable_keys = false;
+  std::int64_t overlap_signing = 0;  // seconds; 0 = off
   bool check_config = false;
   std::optional<std::string> exit_early;  // --help / --version text
 
@@ -77,8 +79,14 @@ struct Config {
   std::vector<Rule> rules;
 
   const Stream* find_stream(std::string_view name) const;
-  std::vector<keystore::KeySpec> key_specs() const;
+  keystore::LoadOptions key_options() const { return {allow_group_readable_keys, overlap_signing}; }
 };
+
+// Every key the configuration needs: streams' `selector =` lines (always
+// active) and the rows of <key-directory>/manifest (scheduled windows), the
+// latter checked against the streams (a key must sign as its stream's
+// domain). Reads the manifest; fails naming the file and line.
+Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg);
 
 Result<Config> load_config(int argc, const char* const* argv);
 

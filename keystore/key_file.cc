@@ -29,15 +29,15 @@ struct Fd {
 
 }  // namespace
 
-Result<PrivateKey> load_private_key(const std::string& path) {
+Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return permanent_error("key file " + path + " is not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    return permanent_error("key file " + path + " has mode " + oct(st.st_mode) +
-                           ", readable beyond its owner: run `chmod 600 " + path + "`");
+  if ((st.st_mode & (allow_group_readable ? 007 : 077)) != 0) {
+    return permanent_error("key file " + path + " has mode " + oct(st.st_mode) + ", readable beyond its owner" +
+                           (allow_group_readable ? " and group" : "") + ": run `chmod 600 " + path + "`");
   }
   if (st.st_size > kMaxKeyFile) return permanent_error("key file " + path + " is larger than 64 KiB: not a key");
   std::string text(static_cast<std::size_t>(st.st_size), '\0');

@@ -17,7 +17,9 @@
 
 namespace signet::keystore {
 
-Result<PrivateKey> load_private_key(const std::string& path);
+// allow_group_readable: mode 0640 is accepted too (for deployments where a
+// group, not the daemon's user, owns the key files); world access never is.
+Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable = false);
 
 Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite = false);
 

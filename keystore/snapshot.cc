@@ -1,52 +1,172 @@
 #include "keystore/snapshot.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "keystore/key_file.h"
+#include "keystore/manifest.h"
 
 namespace signet::keystore {
+namespace {
 
-Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<KeySpec>& specs) {
+std::string when(std::int64_t t) {
+  return t == std::numeric_limits<std::int64_t>::min() ? "always" : format_time(t);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<KeySpec>& specs,
+                                                             const LoadOptions& options,
+                                                             const KeySnapshot* previous) {
   auto snap = std::make_shared<KeySnapshot>();
-  std::set<std::pair<std::string, std::string>> selectors;
-  for (const KeySpec& spec : specs) {
-    if (!selectors.emplace(spec.domain, spec.selector).second) {
-      return permanent_error("selector " + spec.selector + " is used twice for " + spec.domain +
-                             ": a selector names exactly one key");
+  snap->options_ = options;
+  std::unordered_map<std::string, const Entry*> reusable;
+  if (previous) {
+    for (const Entry& e : previous->keys_) {
+      if (e.key) reusable[e.spec.path] = &e;
     }
-    auto key = load_private_key(spec.path);
-    if (!key) return permanent_error("stream " + spec.stream + ": " + key.error().message);
-    snap->keys_.push_back(Entry{spec.stream, spec.domain, spec.selector,
-                                std::make_shared<const PrivateKey>(std::move(key.value()))});
   }
-  std::stable_sort(snap->keys_.begin(), snap->keys_.end(), [](const Entry& a, const Entry& b) {
-    if (a.stream != b.stream) return a.stream < b.stream;
-    return a.key->algorithm() < b.key->algorithm();
-  });
-  for (std::size_t i = 0; i < snap->keys_.size();) {
-    std::size_t j = i + 1;
-    while (j < snap->keys_.size() && snap->keys_[j].stream == snap->keys_[i].stream) {
-      if (snap->keys_[j].key->algorithm() == snap->keys_[j - 1].key->algorithm()) {
-        return permanent_error("stream " + snap->keys_[i].stream + " has two " +
-                               std::string(key_type_name(snap->keys_[j].key->algorithm())) + " keys (" +
-                               snap->keys_[j - 1].selector + ", " + snap->keys_[j].selector +
-                               "): at most one per algorithm signs at a time");
-      }
-      ++j;
+  std::map<std::pair<std::string, std::string>, std::string> selectors;  // (domain, selector) -> origin
+  for (const KeySpec& spec : specs) {
+    const std::string at = spec.origin.empty() ? "" : spec.origin + ": ";
+    auto [it, fresh] = selectors.emplace(std::make_pair(spec.domain, spec.selector), spec.origin);
+    if (!fresh) {
+      return permanent_error(at + "selector " + spec.selector + " of " + spec.domain + " is already used (" +
+                             it->second + "); a selector is never reused: choose a new name");
     }
-    snap->by_stream_[snap->keys_[i].stream] = {i, j};
+    Entry e;
+    e.spec = spec;
+    if (spec.retired) {
+      e.algorithm = spec.algorithm.value_or(Algorithm::RsaSha256);
+      snap->keys_.push_back(std::move(e));
+      continue;
+    }
+    struct stat st {};
+    if (::stat(spec.path.c_str(), &st) == 0) {
+      e.file = FileId{static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
+                      static_cast<long>(st.st_size), static_cast<long>(st.st_mtim.tv_sec),
+                      static_cast<long>(st.st_mtim.tv_nsec)};
+    }
+    const auto old = reusable.find(spec.path);
+    if (old != reusable.end() && old->second->file == e.file && e.file.ino != 0 &&
+        (st.st_mode & (options.allow_group_readable ? 007 : 077)) == 0) {
+      e.key = old->second->key;  // unchanged file: parsed once, shared by both snapshots
+    } else {
+      auto key = load_private_key(spec.path, options.allow_group_readable);
+      if (!key) return permanent_error(at + "stream " + spec.stream + ": " + key.error().message);
+      e.key = std::make_shared<const PrivateKey>(std::move(key.value()));
+      ++snap->parsed_;
+    }
+    e.algorithm = e.key->algorithm();
+    if (spec.algorithm && *spec.algorithm != e.algorithm) {
+      return permanent_error(at + spec.path + " holds an " + std::string(key_type_name(e.algorithm)) +
+                             " key, the entry says " + std::string(key_type_name(*spec.algorithm)));
+    }
+    if (spec.bits != 0 && spec.bits != e.key->bits()) {
+      return permanent_error(at + spec.path + " is a " + std::to_string(e.key->bits()) + "-bit key, the entry says " +
+                             std::to_string(spec.bits));
+    }
+    snap->keys_.push_back(std::move(e));
+  }
+  std::stable_sort(snap->keys_.begin(), snap->keys_.end(),
+                   [](const Entry& a, const Entry& b) { return a.spec.stream < b.spec.stream; });
+  for (std::size_t i = 0; i < snap->keys_.size();) {
+    std::size_t j = i;
+    while (j < snap->keys_.size() && snap->keys_[j].spec.stream == snap->keys_[i].spec.stream) ++j;
+    snap->by_stream_[snap->keys_[i].spec.stream] = {i, j};
     i = j;
   }
   return std::shared_ptr<const KeySnapshot>(std::move(snap));
 }
 
-std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t /*now*/) const {
-  std::vector<SigningKey> out;
+// The key of `stream` and algorithm `a` that signs at `now`: its window
+// contains now; among several, the newest. With newer_than set: the newest key
+// older than it that was active at its cutover (the outgoing key).
+const KeySnapshot::Entry* KeySnapshot::pick(std::string_view stream, Algorithm a, std::int64_t now,
+                                            const Entry* newer_than) const {
   const auto it = by_stream_.find(stream);
-  if (it == by_stream_.end()) return out;
+  if (it == by_stream_.end()) return nullptr;
+  const Entry* best = nullptr;
   for (std::size_t i = it->second.first; i < it->second.second; ++i) {
-    out.push_back(SigningKey{keys_[i].key.get(), keys_[i].domain, keys_[i].selector, std::nullopt});
+    const Entry& e = keys_[i];
+    if (!e.key || e.algorithm != a) continue;
+    if (newer_than) {
+      const std::int64_t cut = newer_than->spec.active_from;
+      if (&e == newer_than || e.spec.active_from >= cut) continue;
+      if (e.spec.active_until && *e.spec.active_until < cut) continue;  // not active at the cutover
+      if (e.spec.retire_at && now >= *e.spec.retire_at) continue;       // its record is gone
+    } else {
+      if (now < e.spec.active_from || (e.spec.active_until && now >= *e.spec.active_until)) continue;
+    }
+    if (!best || e.spec.active_from > best->spec.active_from) best = &e;
+  }
+  return best;
+}
+
+std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t now) const {
+  std::vector<SigningKey> out;
+  for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
+    const Entry* current = pick(stream, a, now, nullptr);
+    if (!current) continue;
+    out.push_back(SigningKey{current->key.get(), current->spec.domain, current->spec.selector, std::nullopt});
+    if (options_.overlap_signing > 0 && now < current->spec.active_from + options_.overlap_signing) {
+      if (const Entry* outgoing = pick(stream, a, now, current)) {
+        out.push_back(SigningKey{outgoing->key.get(), outgoing->spec.domain, outgoing->spec.selector, std::nullopt});
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<std::int64_t> KeySnapshot::next_change(std::int64_t now) const {
+  std::optional<std::int64_t> next;
+  auto consider = [&](std::int64_t t) {
+    if (t > now && (!next || t < *next)) next = t;
+  };
+  for (const Entry& e : keys_) {
+    if (!e.key) continue;
+    if (e.spec.active_from != std::numeric_limits<std::int64_t>::min()) {
+      consider(e.spec.active_from);
+      if (options_.overlap_signing > 0) consider(e.spec.active_from + options_.overlap_signing);
+    }
+    if (e.spec.active_until) consider(*e.spec.active_until);
+    if (e.spec.retire_at) consider(*e.spec.retire_at);
+  }
+  return next;
+}
+
+std::vector<std::string> KeySnapshot::gaps(std::int64_t now) const {
+  std::vector<std::string> out;
+  for (const auto& [stream, range] : by_stream_) {
+    for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
+      std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> windows;
+      for (std::size_t i = range.first; i < range.second; ++i) {
+        const Entry& e = keys_[i];
+        if (e.key && e.algorithm == a && (!e.spec.active_until || *e.spec.active_until > now)) {
+          windows.emplace_back(e.spec.active_from, e.spec.active_until);
+        }
+      }
+      if (windows.empty()) continue;
+      std::sort(windows.begin(), windows.end());
+      std::int64_t covered = now;  // everything before this instant is covered
+      const std::string what = "stream " + stream + " (" + std::string(key_type_name(a)) + ")";
+      for (const auto& [from, until] : windows) {
+        if (from > covered) {
+          out.push_back(what + " has no key to sign with from " + when(covered) + " to " + when(from));
+        }
+        if (!until) {
+          covered = std::numeric_limits<std::int64_t>::max();
+          break;
+        }
+        covered = std::max(covered, *until);
+      }
+      if (covered != std::numeric_limits<std::int64_t>::max()) {
+        out.push_back(what + " has no key to sign with from " + when(covered) + " on");
+      }
+    }
   }
   return out;
 }

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "milter/callbacks.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
+#include "milter/reloader.h"
 #include "milter/runtime.h"
 
 using namespace signet;
@@ -79,26 +81,30 @@ std::string unix_socket_path(const std::string& spec) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv, argv + argc);
   auto loaded = conf::load_config(argc, argv);
   if (!loaded) return fail(loaded.error().message);
-  conf::Config cfg = std::move(loaded.value());
-  if (cfg.exit_early) {
-    std::fputs(cfg.exit_early->c_str(), stdout);
+  if (loaded->exit_early) {
+    std::fputs(loaded->exit_early->c_str(), stdout);
     return 0;
   }
-  auto keys = keystore::KeySnapshot::load(cfg.key_specs());
-  if (!keys) return fail(keys.error().message);
+  auto first = load_runtime(args);
+  if (!first) return fail(first.error().message);
+  const conf::Config& cfg = first.value()->config;
+  const auto started_at = static_cast<std::int64_t>(std::time(nullptr));
   if (cfg.check_config) {
     std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),
-                cfg.streams.size(), cfg.rules.size(), keys.value()->size());
+                cfg.streams.size(), cfg.rules.size(), first.value()->keys->size());
+    for (const std::string& gap : first.value()->keys->gaps(started_at)) std::printf("warning: %s\n", gap.c_str());
     return 0;
   }
 
   Log::init(cfg.log_to_stderr);
   RuntimeHolder holder;
   const std::string socket = cfg.socket;
-  const conf::Config settings = cfg;  // what start-up needs after cfg moves into the Runtime
-  holder.replace(std::make_shared<const Runtime>(Runtime{std::move(cfg), std::move(keys.value())}));
+  const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
+  for (const std::string& gap : first.value()->keys->gaps(started_at)) Log::warn("key set: " + gap);
+  holder.replace(std::move(first.value()));
 
   if (!register_callbacks(&holder)) return fail("smfi_register failed (libmilter version mismatch?)");
   if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) return fail("bad socket " + socket);
@@ -128,31 +134,17 @@ int main(int argc, char** argv) {
     pid << ::getpid() << "\n";
     if (!pid) Log::warn("cannot write pidfile " + settings.pidfile);
   }
-  // SIGHUP: a new Runtime, validated whole, or the running one stays.
-  const std::vector<std::string> args(argv, argv + argc);
-  auto reload = [&holder, args, socket] {
-    std::vector<const char*> av;
-    for (const auto& a : args) av.push_back(a.c_str());
-    auto next = conf::load_config(static_cast<int>(av.size()), av.data());
-    if (!next) {
-      Log::error("SIGHUP: reload refused, keeping the running configuration: " + next.error().message);
-      return;
-    }
-    auto next_keys = keystore::KeySnapshot::load(next->key_specs());
-    if (!next_keys) {
-      Log::error("SIGHUP: reload refused, keeping the running keys: " + next_keys.error().message);
-      return;
-    }
-    if (next->socket != socket) Log::warn("SIGHUP: socket changes take effect at the next restart");
-    const std::size_t n_streams = next->streams.size(), n_keys = next_keys.value()->size();
-    holder.replace(std::make_shared<const Runtime>(Runtime{std::move(next.value()), std::move(next_keys.value())}));
-    Log::info("SIGHUP: reloaded, " + std::to_string(n_streams) + " streams, " + std::to_string(n_keys) + " keys");
-  };
+  // SIGHUP, file changes and scheduled instants (milter/reloader.h).
+  // The signal mask is set first: every thread started after inherits it.
+  Reloader reloader(holder, args);
+  auto reload = [&reloader] { reloader.reload("SIGHUP"); };
   if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
+  if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
 
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
   stop_lifecycle();
+  reloader.stop();
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   Log::info("stopped");
   return rc == MI_SUCCESS ? 0 : 1;

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "conf/config.h"
 #include "keystore/snapshot.h"
@@ -20,6 +22,11 @@ struct Runtime {
   conf::Config config;
   std::shared_ptr<const keystore::KeySnapshot> keys;
 };
+
+// Configuration (from the command line in `args`) and its key set, validated
+// whole. Keys whose files are unchanged since `previous` are not parsed again.
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args,
+                                                    const Runtime* previous = nullptr);
 
 class RuntimeHolder {
  public:

@@ -185,7 +185,7 @@ def main():
             with open(conf_path, "w") as f:
                 f.write(original)
             refused = [l for l in log_lines(log) if "reload refused" in l and "this-is-not-an-option" in l]
-            tally.check(len(refused) == 1, "the refused reload is logged with its reason", repr(refused))
+            tally.check(len(refused) >= 1, "the refused reload is logged with its reason", repr(refused))
 
         # SIGTERM with a message in flight: it still gets signed, then exit 0.
         if sock.startswith("inet:"):

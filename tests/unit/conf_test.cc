@@ -133,7 +133,7 @@ TEST(Config, LoadsGlobalsStreamsAndRulesInFileOrder) {
   ASSERT_EQ(cfg->rules.size(), 3u);
   EXPECT_EQ(cfg->rules[0].name, "acme");
   EXPECT_EQ(cfg->rules[2].name, "default");
-  const auto specs = cfg->key_specs();
+  const auto specs = conf::key_specs(cfg.value()).value();
   ASSERT_EQ(specs.size(), 4u);
   EXPECT_EQ(specs[0].path, "/keys/example.com/tx-rsa.key");
 }
@@ -172,7 +172,7 @@ TEST(Config, RefusesWhatCannotWorkNamingFileAndOption) {
       {"on-error = maybe\n", "on-error = maybe"},
       {"internal-hosts = 10.0.0.0/99\n", "internal-hosts"},
       {"[stream.a]\nselector = s\n", "needs a domain"},
-      {"[stream.a]\ndomain = a.example\n", "needs at least one selector"},
+      {"[stream.a]\ndomain = a.example\nselector = a\nselector = b\nselector = c\n", "more than two selectors"},
       {"[stream.a]\ndomain = a.example\nselector = s\nbody-length = 100\n", "never emits l="},
       {"[stream.a]\ndomain = a.example\nselector = s\ncolour = red\n", "unknown option 'colour'"},
       {"[rule.r]\nstream = nope\n", "names stream nope"},

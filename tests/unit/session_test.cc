@@ -48,7 +48,9 @@ struct Fixture {
     const char* argv[] = {"signet-milter", "--config", path.c_str()};
     auto cfg = conf::load_config(3, argv);
     EXPECT_TRUE(cfg.ok()) << cfg.error().message;
-    auto keys = keystore::KeySnapshot::load(cfg->key_specs());
+    auto specs = conf::key_specs(cfg.value());
+    EXPECT_TRUE(specs.ok()) << specs.error().message;
+    auto keys = keystore::KeySnapshot::load(specs.value());
     EXPECT_TRUE(keys.ok()) << keys.error().message;
     runtime = std::make_shared<const Runtime>(Runtime{std::move(cfg.value()), std::move(keys.value())});
   }

@@ -1,0 +1,147 @@
+#include "milter/reloader.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "keystore/manifest.h"
+#include "milter/log.h"
+
+namespace signet::milter {
+namespace {
+
+std::string dir_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string describe(const keystore::KeySnapshot& keys, const conf::Config& cfg, std::int64_t now) {
+  std::string out;
+  for (const conf::Stream& s : cfg.streams) {
+    out += (out.empty() ? "" : "; ") + s.name + ":";
+    for (const SigningKey& k : keys.keys_for(s.name, now)) out += " " + k.selector;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Reloader::reload(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto current = holder_.current();
+  auto next = load_runtime(args_, current.get());
+  if (!next) {
+    ++refused_;
+    Log::error(why + ": reload refused (" + std::to_string(refused_.load()) +
+               " refused so far), still signing with the last good key set: " + next.error().message);
+    return false;
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const std::string& gap : next.value()->keys->gaps(now)) Log::warn("key set: " + gap);
+  holder_.replace(next.value());
+  ++reloads_;
+  Log::info(why + ": reloaded, " + std::to_string(next.value()->config.streams.size()) + " streams, " +
+            std::to_string(next.value()->keys->size()) + " keys (" + std::to_string(next.value()->keys->parsed()) +
+            " parsed); signing now with " + describe(*next.value()->keys, next.value()->config, now));
+  return true;
+}
+
+void Reloader::sync_watches() {
+  for (int wd : watches_) inotify_rm_watch(inotify_fd_, wd);
+  watches_.clear();
+  name_filters_.clear();
+  const auto rt = holder_.current();
+  std::set<std::string> dirs = {rt->config.key_directory};  // dedicated directories: any change counts
+  auto specs = conf::key_specs(rt->config);
+  if (specs) {
+    for (const auto& s : specs.value()) {
+      if (!s.retired) dirs.insert(dir_of(s.path));
+    }
+  }
+  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |
+                        IN_DELETE_SELF | IN_MOVE_SELF;
+  for (const std::string& d : dirs) {
+    const int wd = inotify_add_watch(inotify_fd_, d.c_str(), mask);
+    if (wd >= 0) watches_.push_back(wd);
+  }
+  // The configuration file lives among others (/etc/signet, /etc): only its name counts.
+  const std::string& cf = rt->config.config_file;
+  const int wd = inotify_add_watch(inotify_fd_, dir_of(cf).c_str(), mask);
+  if (wd >= 0) {
+    watches_.push_back(wd);
+    name_filters_.emplace_back(wd, cf.substr(cf.rfind('/') + 1));
+  }
+}
+
+void Reloader::log_schedule(std::int64_t now) {
+  const auto rt = holder_.current();
+  Log::info("key schedule: at " + keystore::format_time(now) + " signing with " + describe(*rt->keys, rt->config, now));
+}
+
+bool Reloader::start() {
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0 || pipe2(stop_pipe_, O_CLOEXEC) != 0) return false;
+  sync_watches();
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void Reloader::run() {
+  bool dirty = false;
+  for (;;) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto next = holder_.current()->keys->next_change(now);
+    int timeout_ms = -1;
+    if (dirty) timeout_ms = 200;  // quiet period: a tool writes several files
+    if (next) {
+      const std::int64_t ms = (*next - now) * 1000;
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(std::min<std::int64_t>(ms, 3'600'000))
+                                  : std::min<int>(timeout_ms, static_cast<int>(std::min<std::int64_t>(ms, 3'600'000)));
+    }
+    pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    const int r = ::poll(fds, 2, timeout_ms);
+    if (r < 0) continue;
+    if (fds[1].revents) return;
+    if (fds[0].revents) {
+      alignas(inotify_event) char buf[8192];
+      ssize_t n;
+      while ((n = ::read(inotify_fd_, buf, sizeof buf)) > 0) {
+        for (char* p = buf; p < buf + n;) {
+          const auto* ev = reinterpret_cast<const inotify_event*>(p);
+          bool counts = true;
+          for (const auto& [wd, name] : name_filters_) {
+            if (ev->wd == wd) counts = ev->len > 0 && name == ev->name;
+          }
+          if (counts && !(ev->mask & IN_IGNORED)) dirty = true;
+          p += sizeof(inotify_event) + ev->len;
+        }
+      }
+      continue;  // reload after 200 ms without events
+    }
+    if (dirty) {
+      dirty = false;
+      if (reload("key set or configuration changed on disk")) sync_watches();
+      continue;
+    }
+    const auto t = static_cast<std::int64_t>(std::time(nullptr));
+    if (next && t >= *next) log_schedule(t);
+  }
+}
+
+void Reloader::stop() {
+  if (!thread_.joinable()) return;
+  const char c = 'x';
+  (void)!::write(stop_pipe_[1], &c, 1);
+  thread_.join();
+  ::close(inotify_fd_);
+  ::close(stop_pipe_[0]);
+  ::close(stop_pipe_[1]);
+}
+
+}  // namespace signet::milter
