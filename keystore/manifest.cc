@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -80,6 +81,13 @@ std::string format_time(std::int64_t t) {
 }
 
 Result<Manifest> parse_manifest(std::string_view text, const std::string& path) {
+  if (!text.empty() && text.back() != '\n') {
+    // The manifest is always written whole with a final newline: a file that
+    // stops mid-line was truncated (a crashed hand edit, a full disk).
+    const auto lines = std::count(text.begin(), text.end(), '\n') + 1;
+    return permanent_error(path + ":" + std::to_string(lines) +
+                           ": truncated (the last line has no newline); restore the manifest or rewrite it whole");
+  }
   Manifest m;
   KeyEntry* cur = nullptr;
   std::size_t line_no = 0;
@@ -175,11 +183,6 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
       return permanent_error(where() + "unknown option " + name);
     }
     if (!st) return st.error();
-  }
-  if (text.empty() || text.back() != '\n') {
-    // The manifest is always written whole with a final newline: a file that
-    // stops mid-line was truncated (a crashed hand edit, a full disk).
-    if (!text.empty()) return permanent_error(path + ":" + std::to_string(line_no) + ": truncated (no final newline)");
   }
   if (Status s = finish_entry(); !s) return s.error();
   return m;

@@ -104,20 +104,11 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
     reset();
     return Verdict::Accept;
   }
-  const auto already = existing_signatures(fields_);
+  already_ = existing_signatures(fields_);
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::vector<std::string> skipped;
   for (const conf::Stream* stream : route.streams) {
-    std::vector<SigningKey> keys;
-    for (SigningKey& k : runtime_->keys->keys_for(stream->name, now)) {
-      const bool ours_present = std::find(already.begin(), already.end(),
-                                          std::make_pair(canon::to_lower(k.domain), k.selector)) != already.end();
-      if (ours_present) {
-        skipped.push_back(k.domain + "/" + k.selector);
-      } else {
-        keys.push_back(std::move(k));
-      }
-    }
+    std::vector<SigningKey> keys = keys_at(*stream, now, &skipped);
     if (keys.empty()) {
       if (!skipped.empty()) continue;  // re-injected: already signed with this stream's keys
       return trouble("stream " + stream->name + " has no key to sign with");
@@ -141,6 +132,21 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
   return Verdict::Continue;
 }
 
+std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_t now,
+                                        std::vector<std::string>* skipped) const {
+  std::vector<SigningKey> keys;
+  for (SigningKey& k : runtime_->keys->keys_for(stream.name, now)) {
+    const bool ours_present = std::find(already_.begin(), already_.end(),
+                                        std::make_pair(canon::to_lower(k.domain), k.selector)) != already_.end();
+    if (!ours_present) {
+      keys.push_back(std::move(k));
+    } else if (skipped) {
+      skipped->push_back(k.domain + "/" + k.selector);
+    }
+  }
+  return keys;
+}
+
 void Session::body(std::string_view chunk) {
   for (auto& s : signers_) s.signer->add_body(chunk);
 }
@@ -156,6 +162,14 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
   std::uint64_t body_bytes = 0;
   std::vector<std::string> streams;
   for (auto& s : signers_) {
+    // The keys whose windows hold the signing time t= (a cutover may have
+    // passed since the headers), from the snapshot this message started with.
+    std::vector<SigningKey> keys = keys_at(*s.stream, now, nullptr);
+    if (keys.empty()) {
+      out.verdict = trouble("stream " + s.stream->name + " has no key to sign with at " + std::to_string(now));
+      return out;
+    }
+    s.signer->set_keys(std::move(keys));
     auto fields = s.signer->finish(now);
     if (!fields) {
       out.headers.clear();
@@ -207,6 +221,7 @@ void Session::reset() {
   field_count_ = 0;
   error_.clear();
   signers_.clear();
+  already_.clear();
 }
 
 }  // namespace signet::milter

@@ -89,6 +89,9 @@ class Session {
     const conf::Stream* stream;
     std::unique_ptr<MessageSigner> signer;
   };
+  // The stream's keys at `now`, less those whose d=/s= the message already carries.
+  std::vector<SigningKey> keys_at(const conf::Stream& stream, std::int64_t now, std::vector<std::string>* skipped) const;
+  std::vector<std::pair<std::string, std::string>> already_;  // (d=, s=) already on the message
   std::vector<StreamSigner> signers_;
   std::chrono::steady_clock::time_point started_;
 };

@@ -54,6 +54,9 @@ class MessageSigner {
 
   void add_header(std::string_view raw_field);
   void add_body(std::string_view chunk) { body_.update(chunk); }
+  // Replaces the keys before finish(): the key that signs is the one whose
+  // window holds the signing time t=, which is only known at the end.
+  void set_keys(std::vector<SigningKey> keys) { keys_ = std::move(keys); }
   Result<std::vector<std::string>> finish(std::int64_t now);
 
   std::uint64_t body_bytes() const { return body_.body_bytes(); }

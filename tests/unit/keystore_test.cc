@@ -1,0 +1,258 @@
+// keystore/: the key set on disk (manifest), its snapshot, and which key signs when.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "keystore/key_file.h"
+#include "keystore/manifest.h"
+#include "keystore/snapshot.h"
+
+using namespace signet;
+using namespace signet::keystore;
+
+namespace {
+
+struct KeyDir {
+  std::string dir;
+  KeyDir() {
+    char tmpl[] = "/tmp/signet-keystore-XXXXXX";
+    dir = mkdtemp(tmpl);
+    mkdir((dir + "/example.com").c_str(), 0700);
+  }
+  // Writes a key file and returns its manifest entry (times in seconds).
+  KeyEntry key(const std::string& selector, Algorithm a, std::int64_t from, std::optional<std::int64_t> until,
+               const std::string& stream = "tx") {
+    auto k = PrivateKey::generate(a, 1024).value();
+    const std::string file = "example.com/" + selector + ".key";
+    EXPECT_TRUE(write_private_key(dir + "/" + file, k, true).ok());
+    KeyEntry e;
+    e.stream = stream;
+    e.domain = "example.com";
+    e.selector = selector;
+    e.algorithm = a;
+    e.bits = k.bits();
+    e.owner = "test";
+    e.file = file;
+    e.created = e.published_at = from - 100;
+    e.active_from = from;
+    e.active_until = until;
+    e.retire_at = until ? std::optional<std::int64_t>(*until + 1000) : std::nullopt;
+    return e;
+  }
+  Result<std::shared_ptr<const KeySnapshot>> load(const Manifest& m, LoadOptions o = {},
+                                                  const KeySnapshot* previous = nullptr) {
+    if (Status s = write_manifest(dir, m); !s) return s.error();
+    auto specs = specs_from_manifest(dir);
+    if (!specs) return specs.error();
+    return KeySnapshot::load(specs.value(), o, previous);
+  }
+  void write_text(const std::string& text) { std::ofstream(dir + "/manifest") << text; }
+};
+
+std::vector<std::string> selectors(const KeySnapshot& s, std::int64_t now, const std::string& stream = "tx") {
+  std::vector<std::string> out;
+  for (const auto& k : s.keys_for(stream, now)) out.push_back(k.selector);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST(KeyWindows, CutoverHappensAtTheInstantNotBeforeOrAfter) {
+  KeyDir d;
+  auto snap = d.load(Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, 2000),
+                               d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_EQ(selectors(**snap, 999), V{});
+  EXPECT_EQ(selectors(**snap, 1000), V{"a"});
+  EXPECT_EQ(selectors(**snap, 1001), V{"a"});
+  EXPECT_EQ(selectors(**snap, 1999), V{"a"});
+  EXPECT_EQ(selectors(**snap, 2000), V{"b"});
+  EXPECT_EQ(selectors(**snap, 2001), V{"b"});
+  EXPECT_EQ(selectors(**snap, 9'000'000'000), V{"b"});
+}
+
+TEST(KeyWindows, WhereWindowsOverlapTheNewerSigns) {
+  KeyDir d;
+  auto snap = d.load(Manifest{{d.key("old", Algorithm::Ed25519Sha256, 1000, 3000),
+                               d.key("new", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(selectors(**snap, 1999), V{"old"});
+  EXPECT_EQ(selectors(**snap, 2000), V{"new"});
+  EXPECT_EQ(selectors(**snap, 2999), V{"new"});
+}
+
+TEST(KeyWindows, EachAlgorithmHasItsOwnScheduleRsaFirst) {
+  KeyDir d;
+  auto snap = d.load(Manifest{{d.key("ed1", Algorithm::Ed25519Sha256, 1000, 2000),
+                               d.key("rsa1", Algorithm::RsaSha256, 1000, 3000),
+                               d.key("ed2", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(selectors(**snap, 1500), (V{"rsa1", "ed1"}));
+  EXPECT_EQ(selectors(**snap, 2000), (V{"rsa1", "ed2"}));
+  EXPECT_EQ(selectors(**snap, 3000), V{"ed2"});
+}
+
+TEST(KeyWindows, GapsLeaveNoKeyAndAreWarnedAboutAhead) {
+  KeyDir d;
+  auto snap = d.load(Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, 2000),
+                               d.key("b", Algorithm::Ed25519Sha256, 2500, 4000)}});
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(selectors(**snap, 2200), V{});
+  const auto gaps = (*snap)->gaps(1500);
+  ASSERT_EQ(gaps.size(), 2u);
+  EXPECT_NE(gaps[0].find("from 1970-01-01T00:33:20Z to 1970-01-01T00:41:40Z"), std::string::npos) << gaps[0];
+  EXPECT_NE(gaps[1].find("from 1970-01-01T01:06:40Z on"), std::string::npos) << gaps[1];
+  EXPECT_TRUE((*snap)->gaps(500).size() == 3u);  // before the first window too
+}
+
+TEST(KeyWindows, OverlapSigningAddsTheOutgoingKeyForAWhile) {
+  KeyDir d;
+  LoadOptions o;
+  o.overlap_signing = 600;
+  auto a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);
+  a.retire_at = 2300;
+  auto snap = d.load(Manifest{{a, d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt)}}, o);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(selectors(**snap, 1999), V{"a"});
+  EXPECT_EQ(selectors(**snap, 2000), (V{"b", "a"}));
+  EXPECT_EQ(selectors(**snap, 2299), (V{"b", "a"}));
+  EXPECT_EQ(selectors(**snap, 2300), V{"b"});  // a's record is gone: it must not sign
+  EXPECT_EQ((*snap)->next_change(2000), 2300);
+}
+
+TEST(KeyWindows, NextChangeIsTheNextScheduledInstant) {
+  KeyDir d;
+  auto snap = d.load(Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, 2000),
+                               d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->next_change(500), 1000);
+  EXPECT_EQ((*snap)->next_change(1000), 2000);
+  EXPECT_EQ((*snap)->next_change(1999), 2000);
+  EXPECT_EQ((*snap)->next_change(2000), 3000);  // a's retire-at
+}
+
+TEST(KeyWindows, RetiredKeysNeverSignButKeepTheirSelector) {
+  KeyDir d;
+  auto old = d.key("old", Algorithm::Ed25519Sha256, 1000, 2000);
+  old.retired_at = 3000;
+  unlink((d.dir + "/" + old.file).c_str());  // retiring destroys the private key
+  auto snap = d.load(Manifest{{old, d.key("cur", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_EQ(selectors(**snap, 1500), V{});
+  EXPECT_EQ(selectors(**snap, 2500), V{"cur"});
+}
+
+TEST(Manifest, FormatThenParseGivesTheSameEntries) {
+  KeyDir d;
+  Manifest m{{d.key("a", Algorithm::Ed25519Sha256, 1795689000, 1796000000),
+              d.key("b", Algorithm::RsaSha256, 1796000000, std::nullopt)}};
+  auto back = parse_manifest(format_manifest(m), "m");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->keys.size(), 2u);
+  EXPECT_TRUE(back->keys[0] == m.keys[0]);
+  EXPECT_TRUE(back->keys[1] == m.keys[1]);
+  EXPECT_EQ(format_time(1795689000), "2026-11-26T10:30:00Z");
+  EXPECT_EQ(parse_time("2026-11-26T10:30:00Z"), 1795689000);
+  EXPECT_FALSE(parse_time("2026-02-31T00:00:00Z").has_value());
+}
+
+TEST(Manifest, WriteIsAtomicAndLeavesNoTemporaryFile) {
+  KeyDir d;
+  ASSERT_TRUE(write_manifest(d.dir, Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, std::nullopt)}}).ok());
+  int files = 0;
+  if (DIR* dir = opendir(d.dir.c_str())) {
+    while (dirent* e = readdir(dir)) files += std::string(e->d_name).find(".tmp") != std::string::npos;
+    closedir(dir);
+  }
+  EXPECT_EQ(files, 0);
+}
+
+// The bad key sets of the issue: each refused whole, with where and why.
+class BadKeySet : public ::testing::Test {
+ protected:
+  KeyDir d;
+  KeyEntry a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);
+  KeyEntry b = d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt);
+
+  std::string refusal_of_text(const std::string& text) {
+    d.write_text(text);
+    auto specs = specs_from_manifest(d.dir);
+    if (!specs) return specs.error().message;
+    auto snap = KeySnapshot::load(specs.value());
+    return snap ? std::string("accepted") : snap.error().message;
+  }
+  std::string refusal(const Manifest& m) { return refusal_of_text(format_manifest(m)); }
+};
+
+TEST_F(BadKeySet, TruncatedManifestIsRefused) {
+  const std::string text = format_manifest(Manifest{{a, b}});
+  const std::string why = refusal_of_text(text.substr(0, text.size() - 30));
+  EXPECT_NE(why.find("manifest:"), std::string::npos) << why;
+  EXPECT_NE(why.find("truncated"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, UnknownAlgorithmIsRefusedWithItsLine) {
+  std::string text = format_manifest(Manifest{{a, b}});
+  text.replace(text.find("algorithm = ed25519"), 19, "algorithm = dsa");
+  const std::string why = refusal_of_text(text);
+  EXPECT_NE(why.find("manifest:9: unknown algorithm dsa"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, MissingKeyFileIsRefused) {
+  unlink((d.dir + "/" + b.file).c_str());
+  const std::string why = refusal(Manifest{{a, b}});
+  EXPECT_NE(why.find("b.key"), std::string::npos) << why;
+  EXPECT_NE(why.find("No such file"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, UnsafePermissionsAreRefused) {
+  chmod((d.dir + "/" + b.file).c_str(), 0644);
+  const std::string why = refusal(Manifest{{a, b}});
+  EXPECT_NE(why.find("chmod 600"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, DuplicateSelectorIsRefused) {
+  KeyEntry again = b;
+  again.file = a.file;
+  const std::string why = refusal(Manifest{{a, b, again}});
+  EXPECT_NE(why.find("selector b of example.com is already used"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, ReusedRetiredSelectorIsRefused) {
+  KeyEntry retired = a;
+  retired.retired_at = 3000;
+  KeyEntry reuse = d.key("a2", Algorithm::Ed25519Sha256, 5000, std::nullopt);
+  reuse.selector = "a";  // the retired key's name, for a new key
+  const std::string why = refusal(Manifest{{retired, b, reuse}});
+  EXPECT_NE(why.find("a selector is never reused"), std::string::npos) << why;
+}
+
+TEST_F(BadKeySet, KeyActiveBeforeItIsPublishedIsRefused) {
+  a.published_at = a.active_from + 10;
+  const std::string why = refusal(Manifest{{a, b}});
+  EXPECT_NE(why.find("must be in DNS before it signs"), std::string::npos) << why;
+}
+
+TEST(KeySnapshotReload, UnchangedKeyFilesAreNotParsedAgain) {
+  KeyDir d;
+  Manifest m{{d.key("a", Algorithm::Ed25519Sha256, 1000, 2000), d.key("b", Algorithm::RsaSha256, 1000, std::nullopt)}};
+  auto first = d.load(m);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)->parsed(), 2u);
+  auto second = d.load(m, {}, first->get());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)->parsed(), 0u);
+  // A key file replaced (new inode) is parsed again.
+  auto fresh = PrivateKey::generate(Algorithm::Ed25519Sha256).value();
+  unlink((d.dir + "/example.com/a.key").c_str());
+  ASSERT_TRUE(write_private_key(d.dir + "/example.com/a.key", fresh).ok());
+  auto third = d.load(m, {}, second->get());
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)->parsed(), 1u);
+  EXPECT_EQ((*third)->keys_for("tx", 1500)[1].key->public_key_base64(), fresh.public_key_base64());
+}
