@@ -245,7 +245,12 @@ Result<std::vector<KeySpec>> specs_from_manifest(const std::string& dir) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  auto m = parse_manifest(ss.str(), path);
+  return specs_from_manifest_text(dir, ss.str(), path);
+}
+
+Result<std::vector<KeySpec>> specs_from_manifest_text(const std::string& dir, std::string_view text,
+                                                      const std::string& path) {
+  auto m = parse_manifest(text, path);
   if (!m) return m.error();
   std::vector<KeySpec> specs;
   for (const KeyEntry& k : m->keys) {

@@ -66,8 +66,12 @@ Status write_manifest(const std::string& dir, const Manifest& m);
 // checked: created <= published-at <= active-from < active-until <= retire-at,
 // RSA of at least 1024 bits. No manifest file: an empty list. Fails with
 // "DIR/manifest:LINE: ...". Keys themselves are read by KeySnapshot::load.
+// specs_from_manifest_text(): the same for manifest text not (yet) on disk,
+// key files resolved in `dir`, errors naming `origin`.
 struct KeySpec;
 Result<std::vector<KeySpec>> specs_from_manifest(const std::string& dir);
+Result<std::vector<KeySpec>> specs_from_manifest_text(const std::string& dir, std::string_view text,
+                                                      const std::string& origin);
 
 // RFC 3339 UTC <-> Unix time. parse_time accepts "YYYY-MM-DDTHH:MM:SSZ".
 std::optional<std::int64_t> parse_time(std::string_view text);

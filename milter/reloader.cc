@@ -94,16 +94,20 @@ bool Reloader::start() {
 
 void Reloader::run() {
   bool dirty = false;
+  // Scheduled instants up to here have been logged. Measured from this, not
+  // from the clock, so an instant that passes during a reload is not skipped.
+  auto checked = static_cast<std::int64_t>(std::time(nullptr));
   for (;;) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto next = holder_.current()->keys->next_change(now);
-    int timeout_ms = -1;
-    if (dirty) timeout_ms = 200;  // quiet period: a tool writes several files
-    if (next) {
-      const std::int64_t ms = (*next - now) * 1000;
-      timeout_ms = timeout_ms < 0 ? static_cast<int>(std::min<std::int64_t>(ms, 3'600'000))
-                                  : std::min<int>(timeout_ms, static_cast<int>(std::min<std::int64_t>(ms, 3'600'000)));
+    const auto next = holder_.current()->keys->next_change(checked);
+    if (next && now >= *next) {
+      log_schedule(now);
+      checked = now;
+      continue;
     }
+    int timeout_ms = -1;
+    if (next) timeout_ms = static_cast<int>(std::min<std::int64_t>((*next - now) * 1000, 3'600'000));
+    if (dirty) timeout_ms = timeout_ms < 0 ? 200 : std::min(timeout_ms, 200);  // quiet period: tools write several files
     pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
     const int r = ::poll(fds, 2, timeout_ms);
     if (r < 0) continue;
@@ -124,13 +128,10 @@ void Reloader::run() {
       }
       continue;  // reload after 200 ms without events
     }
-    if (dirty) {
+    if (r == 0 && dirty) {
       dirty = false;
       if (reload("key set or configuration changed on disk")) sync_watches();
-      continue;
     }
-    const auto t = static_cast<std::int64_t>(std::time(nullptr));
-    if (next && t >= *next) log_schedule(t);
   }
 }
 

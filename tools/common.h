@@ -41,5 +41,6 @@ using SubcommandMain = int (*)(const std::vector<std::string>& args);
 int sign_main(const std::vector<std::string>& args);
 int verify_main(const std::vector<std::string>& args);
 int keygen_main(const std::vector<std::string>& args);
+int keyset_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools

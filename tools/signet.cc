@@ -63,6 +63,7 @@ constexpr const char* kUsage =
     "  sign     sign the message on stdin, write it with DKIM-Signature header(s) to stdout\n"
     "  verify   verify every DKIM-Signature on the message on stdin\n"
     "  keygen   generate a private key file (mode 0600) and print its DNS TXT record\n"
+    "  keyset   check a key set directory, or install a new manifest into it atomically\n"
     "\n"
     "`signet COMMAND --help` shows a command's options.\n";
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   if (cmd == "sign") run = sign_main;
   if (cmd == "verify") run = verify_main;
   if (cmd == "keygen") run = keygen_main;
+  if (cmd == "keyset") run = keyset_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

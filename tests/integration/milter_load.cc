@@ -1,0 +1,394 @@
+// milter_load — a milter-protocol load generator and checker, speaking to
+// signet-milter the way Postfix does (options negotiation without MDS flags,
+// macros before commands, headers without replies when SMFIP_NR_HDR is on).
+//
+//   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
+//               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
+//               [--verify-dir DIR]
+//
+// Every message's reply and inserted DKIM-Signature headers are recorded.
+// With --keys/--schedule, each signed message is rebuilt and verified with
+// signet's verifier, and every signature's s= must be the key whose window
+// (from the schedule: "selector algorithm from until|-" per line) held its
+// t=. --verify-dir checks the *.eml files there (e.g. what Postfix relayed)
+// the same way. Prints counts and "N passed, M failed"; exit 1 on failure.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <dirent.h>
+
+#include "canon/header.h"
+#include "keystore/txt_lookup.h"
+#include "signer/key.h"
+#include "signer/message.h"
+#include "signer/tag_list.h"
+#include "signer/verifier.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string socket;
+  int connections = 8;
+  long messages = 1000;
+  double min_seconds = 0;
+  std::string keys, schedule, latency_out, verify_dir;
+  int body_lines = 20;
+};
+
+struct Record {
+  char reply = 0;                       // 'c' continue/accept... 't' tempfail, 0 = transport error
+  std::vector<std::string> signatures;  // inserted DKIM-Signature values
+  std::string headers, body;            // what was sent
+  double start_s = 0, latency_ms = 0;   // since the run started
+};
+
+class Conn {
+ public:
+  explicit Conn(const std::string& spec) {
+    if (spec.rfind("unix:", 0) == 0) {
+      fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un sa{};
+      sa.sun_family = AF_UNIX;
+      std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", spec.c_str() + 5);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) fail("connect");
+    } else {  // inet:PORT@HOST
+      const std::size_t at = spec.find('@');
+      const int port = std::stoi(spec.substr(5, at - 5));
+      fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(static_cast<uint16_t>(port));
+      inet_pton(AF_INET, spec.substr(at + 1).c_str(), &sa.sin_addr);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) fail("connect");
+    }
+    std::string opt(12, '\0');
+    put32(opt, 0, 6);
+    put32(opt, 4, 0x1FF);
+    put32(opt, 8, 0x001FFFFF);
+    send('O', opt);
+    auto [cmd, data] = recv();
+    if (cmd != 'O' || data.size() < 12) fail("negotiate");
+    steps_ = get32(data, 8);
+    std::string c = "load.test";
+    c.push_back('\0');
+    c += '4';
+    c += std::string("\0\x19", 2);
+    c += "127.0.0.1";
+    c.push_back('\0');
+    send('C', c);
+    if (!(steps_ & 0x1000)) reply();
+  }
+  ~Conn() {
+    if (fd_ >= 0) {
+      send('Q', "");
+      ::close(fd_);
+    }
+  }
+  bool ok() const { return ok_; }
+
+  Record message(const std::string& id, int body_lines) {
+    Record r;
+    macro('M', {{"i", id}, {"{mail_addr}", "load@example.com"}});
+    send('M', std::string("<load@example.com>") + '\0');
+    if (!(steps_ & 0x4000)) {
+      const char c = reply();
+      if (c != 'c') return r.reply = c, r;
+    }
+    const std::vector<std::pair<std::string, std::string>> hs = {
+        {"From", " Load <load@example.com>"}, {"To", " rcpt@example.org"}, {"Subject", " load " + id},
+        {"Date", " Thu, 26 Nov 2026 10:00:00 +0000"}, {"Message-ID", " <" + id + "@example.com>"}};
+    for (const auto& [n, v] : hs) {
+      send('L', n + '\0' + v + '\0');
+      if (!(steps_ & 0x80)) reply();
+      r.headers += n + ":" + v + "\r\n";
+    }
+    send('N', "");
+    if (!(steps_ & 0x40000)) {
+      const char c = reply();
+      if (c != 'c') return r.reply = c, r;
+    }
+    for (int i = 0; i < body_lines; ++i) r.body += "Line " + std::to_string(i) + " of message " + id + ".\r\n";
+    send('B', r.body);
+    if (!(steps_ & 0x80000)) reply();
+    macro('E', {{"i", id}});
+    send('E', "");
+    for (;;) {
+      auto [cmd, data] = recv();
+      if (!ok_) return r;
+      if (cmd == 'i' || cmd == 'h') {
+        const std::size_t off = cmd == 'i' ? 4 : 0;
+        const std::size_t nul = data.find('\0', off);
+        std::string value = data.substr(nul + 1);
+        if (!value.empty() && value.back() == '\0') value.pop_back();
+        r.signatures.push_back(value);
+        continue;
+      }
+      if (cmd == 'p') continue;
+      r.reply = cmd;
+      return r;
+    }
+  }
+
+ private:
+  static void put32(std::string& s, std::size_t at, uint32_t v) {
+    const uint32_t n = htonl(v);
+    std::memcpy(&s[at], &n, 4);
+  }
+  static uint32_t get32(const std::string& s, std::size_t at) {
+    uint32_t n;
+    std::memcpy(&n, s.data() + at, 4);
+    return ntohl(n);
+  }
+  void fail(const char*) { ok_ = false; }
+  void send(char cmd, const std::string& data) {
+    std::string pkt(4, '\0');
+    put32(pkt, 0, static_cast<uint32_t>(data.size() + 1));
+    pkt.push_back(cmd);
+    pkt += data;
+    std::size_t off = 0;
+    while (ok_ && off < pkt.size()) {
+      const ssize_t n = ::write(fd_, pkt.data() + off, pkt.size() - off);
+      if (n <= 0) fail("write");
+      else off += static_cast<std::size_t>(n);
+    }
+  }
+  bool exact(char* buf, std::size_t n) {
+    std::size_t got = 0;
+    while (ok_ && got < n) {
+      const ssize_t r = ::read(fd_, buf + got, n - got);
+      if (r <= 0) fail("read");
+      else got += static_cast<std::size_t>(r);
+    }
+    return ok_;
+  }
+  std::pair<char, std::string> recv() {
+    char head[5];
+    if (!exact(head, 5)) return {0, {}};
+    uint32_t len;
+    std::memcpy(&len, head, 4);
+    len = ntohl(len);
+    std::string data(len - 1, '\0');
+    if (len > 1 && !exact(data.data(), len - 1)) return {0, {}};
+    return {head[4], data};
+  }
+  char reply() {
+    for (;;) {
+      auto [cmd, data] = recv();
+      if (cmd != 'p') return cmd;
+    }
+  }
+  void macro(char for_cmd, const std::vector<std::pair<std::string, std::string>>& kv) {
+    std::string d(1, for_cmd);
+    for (const auto& [k, v] : kv) d += k + '\0' + v + '\0';
+    send('D', d);
+  }
+
+  int fd_ = -1;
+  bool ok_ = true;
+  uint32_t steps_ = 0;
+};
+
+struct Window {
+  signet::Algorithm algorithm;
+  std::int64_t from;
+  std::optional<std::int64_t> until;
+};
+
+std::map<std::string, Window> read_schedule(const std::string& path) {
+  std::map<std::string, Window> out;
+  std::ifstream in(path);
+  std::string sel, alg, until;
+  std::int64_t from;
+  while (in >> sel >> alg >> from >> until) {
+    Window w{alg == "rsa" ? signet::Algorithm::RsaSha256 : signet::Algorithm::Ed25519Sha256, from, std::nullopt};
+    if (until != "-") w.until = std::stoll(until);
+    out[sel] = w;
+  }
+  return out;
+}
+
+// The selector whose window holds t for this algorithm (newer wins on overlap).
+std::string expected_selector(const std::map<std::string, Window>& schedule, signet::Algorithm a, std::int64_t t) {
+  std::string best;
+  std::int64_t best_from = 0;
+  for (const auto& [sel, w] : schedule) {
+    if (w.algorithm != a || t < w.from || (w.until && t >= *w.until)) continue;
+    if (best.empty() || w.from > best_from) best = sel, best_from = w.from;
+  }
+  return best;
+}
+
+struct Tally {
+  long passed = 0, failed = 0;
+  std::map<std::string, long> why;
+  void fail(const std::string& reason) {
+    ++failed;
+    if (why[reason]++ < 3) std::printf("FAIL %s\n", reason.c_str());
+  }
+};
+
+// Verifies one whole message; every DKIM-Signature must pass and name the
+// key scheduled for its t=.
+void check_message(const std::string& message, signet::KeyLookup& lookup, const std::map<std::string, Window>& schedule,
+                   int expect_signatures, Tally& tally) {
+  const std::string m = signet::normalize_line_endings(message);
+  auto parsed = signet::parse_message(m);
+  if (!parsed) return tally.fail("unparsable message: " + parsed.error().message);
+  std::int64_t now = 0;
+  std::vector<std::pair<std::string, std::int64_t>> sigs;  // s=, t=
+  for (auto f : parsed->fields) {
+    if (!signet::canon::header_name_equals(f, "dkim-signature")) continue;
+    auto tags = signet::parse_tag_list(f.substr(f.find(':') + 1));
+    if (!tags || !tags->find("s") || !tags->find("t") || !tags->find("a")) return tally.fail("signature without s=/t=/a=");
+    const std::int64_t t = std::stoll(tags->find("t")->value);
+    const auto a = signet::parse_algorithm(tags->find("a")->value);
+    const std::string want = expected_selector(schedule, a.value_or(signet::Algorithm::RsaSha256), t);
+    if (tags->find("s")->value != want) {
+      return tally.fail("t=" + std::to_string(t) + " signed with s=" + tags->find("s")->value + ", its window holds " +
+                        (want.empty() ? "no key" : want));
+    }
+    now = std::max(now, t);
+    sigs.emplace_back(tags->find("s")->value, t);
+  }
+  if (static_cast<int>(sigs.size()) != expect_signatures) {
+    return tally.fail("expected " + std::to_string(expect_signatures) + " signatures, found " + std::to_string(sigs.size()));
+  }
+  for (const auto& r : signet::verify_message(parsed->fields, parsed->body, lookup, signet::VerifyOptions{now, 300})) {
+    if (!r.pass()) return tally.fail(r.authentication_results());
+  }
+  ++tally.passed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--socket") o.socket = v;
+    else if (k == "--connections") o.connections = std::stoi(v);
+    else if (k == "--messages") o.messages = std::stol(v);
+    else if (k == "--min-seconds") o.min_seconds = std::stod(v);
+    else if (k == "--keys") o.keys = v;
+    else if (k == "--schedule") o.schedule = v;
+    else if (k == "--latency-out") o.latency_out = v;
+    else if (k == "--verify-dir") o.verify_dir = v;
+    else if (k == "--body-lines") o.body_lines = std::stoi(v);
+    else {
+      std::fprintf(stderr, "milter_load: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  std::vector<Record> records;
+  std::mutex mu;
+  const auto start = Clock::now();
+  if (!o.socket.empty() && o.messages > 0) {
+    std::atomic<long> next{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < o.connections; ++c) {
+      threads.emplace_back([&, c] {
+        std::vector<Record> mine;
+        std::optional<Conn> conn;
+        long on_conn = 0;
+        for (;;) {
+          const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+          const long n = next.fetch_add(1);
+          if (n >= o.messages && elapsed >= o.min_seconds) break;
+          if (!conn || !conn->ok() || ++on_conn % 50 == 0) conn.emplace(o.socket);  // some connection churn
+          const auto t0 = Clock::now();
+          Record r = conn->message("L" + std::to_string(c) + "N" + std::to_string(n), o.body_lines);
+          r.start_s = std::chrono::duration<double>(t0 - start).count();
+          r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+          mine.push_back(std::move(r));
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        for (auto& r : mine) records.push_back(std::move(r));
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  long signed_both = 0, unsigned_ = 0, tempfail = 0, errors = 0;
+  for (const Record& r : records) {
+    if (r.reply == 't') ++tempfail;
+    else if (r.reply == 0) ++errors;
+    else if (r.signatures.empty()) ++unsigned_;
+    else ++signed_both;
+  }
+  if (!o.latency_out.empty()) {
+    std::ofstream out(o.latency_out);
+    for (const Record& r : records) out << r.start_s << " " << r.latency_ms << "\n";
+  }
+  std::printf("messages sent: %zu in %.1f s (%.0f msg/s) over %d connections\n", records.size(), seconds,
+              static_cast<double>(records.size()) / std::max(seconds, 1e-9), o.connections);
+  std::printf("signed: %ld  unsigned: %ld  tempfailed: %ld  transport errors: %ld\n", signed_both, unsigned_, tempfail,
+              errors);
+
+  Tally tally;
+  if (!o.socket.empty()) {
+    (unsigned_ == 0 ? ++tally.passed : (tally.fail(std::to_string(unsigned_) + " messages unsigned"), 0));
+    (tempfail == 0 ? ++tally.passed : (tally.fail(std::to_string(tempfail) + " messages tempfailed"), 0));
+    (errors == 0 ? ++tally.passed : (tally.fail(std::to_string(errors) + " transport errors"), 0));
+  }
+  if (!o.keys.empty() && !o.schedule.empty()) {
+    auto lookup = signet::keystore::FileTxtLookup::load(o.keys);
+    if (!lookup) {
+      std::fprintf(stderr, "milter_load: %s\n", lookup.error().message.c_str());
+      return 2;
+    }
+    const auto schedule = read_schedule(o.schedule);
+    Tally verify;
+    for (const Record& r : records) {
+      if (r.signatures.empty()) continue;
+      std::string msg;
+      for (const auto& s : r.signatures) msg += "DKIM-Signature:" + s + "\r\n";
+      check_message(msg + r.headers + "\r\n" + r.body, lookup.value(), schedule, 2, verify);
+    }
+    std::printf("verified against the key whose window held t=: %ld ok, %ld bad\n", verify.passed, verify.failed);
+    if (!o.verify_dir.empty()) {
+      Tally relayed;
+      if (DIR* d = opendir(o.verify_dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+          const std::string name = e->d_name;
+          if (name.size() < 4 || name.substr(name.size() - 4) != ".eml") continue;
+          std::ifstream in(o.verify_dir + "/" + name, std::ios::binary);
+          std::stringstream ss;
+          ss << in.rdbuf();
+          check_message(ss.str(), lookup.value(), schedule, 2, relayed);
+        }
+        closedir(d);
+      }
+      std::printf("relayed messages in %s verified: %ld ok, %ld bad\n", o.verify_dir.c_str(), relayed.passed,
+                  relayed.failed);
+      tally.passed += relayed.passed > 0 && relayed.failed == 0;
+      if (relayed.failed || relayed.passed == 0) tally.fail("relayed messages did not all verify");
+    }
+    if (!o.socket.empty()) {  // with no load run, only --verify-dir is checked
+      tally.passed += verify.failed == 0 && verify.passed > 0;
+      if (verify.failed || verify.passed == 0) tally.fail("signatures did not all verify against their scheduled keys");
+    }
+  }
+  std::printf("%ld passed, %ld failed\n", tally.passed, tally.failed);
+  return tally.failed ? 1 : 0;
+}

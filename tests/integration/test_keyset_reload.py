@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""Keys change while mail flows, and nothing is lost.
+
+usage: test_keyset_reload.py --milter PATH --signet PATH --load PATH --work DIR
+                             [--messages 20000] [--rsa-bits 2048] [--no-postfix]
+
+One stream (rsa + ed25519) with 11 keys per algorithm and 10 scheduled
+cutovers 3 s apart. While milter_load sends --messages messages over 8
+concurrent milter connections (and a trickle goes through a real Postfix),
+the key set is rewritten 100 times: by `signet keyset install` (the tool's
+atomic write), by hand (temp file + rename), and by a Kubernetes-style
+symlink swap of `..data`; 5 invalid key sets are dropped in by hand
+(truncated manifest, unknown algorithm, missing key file, unsafe
+permissions, duplicate selector), each of which the tool refuses too.
+Required: 0 messages unsigned, 0 tempfails, 0 crashes, every signature
+verifies against the key whose window held its t= (milter_load checks),
+every invalid set refused with its reason, every cutover logged.
+"""
+import argparse
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+CUTOVERS = 10
+SPACING = 3  # seconds between cutovers
+REWRITES = 100
+INVALID_AT = {12: "truncated", 31: "unknown-algorithm", 50: "missing-key-file", 69: "unsafe-permissions",
+              88: "duplicate-selector"}  # positions among the REWRITES + 5 writes
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class KeySet:
+    def __init__(self, signet, keydir, rsa_bits):
+        self.signet = signet
+        self.dir = keydir
+        os.makedirs(os.path.join(keydir, "example.com"), mode=0o700)
+        self.records = []
+        self.rows = []  # (selector, algorithm, bits, file, from, until)
+        now = int(time.time())
+        self.t0 = now + 8  # first cutover
+        cuts = [self.t0 + SPACING * k for k in range(CUTOVERS)]
+        for alg, bits in (("rsa", rsa_bits), ("ed25519", 256)):
+            for k in range(CUTOVERS + 1):
+                sel = "tx-%s-%02d" % (alg, k)
+                path = os.path.join(keydir, "example.com", sel + ".key")
+                argv = [signet, "keygen", "--algorithm", alg, "--out", path]
+                if alg == "rsa":
+                    argv += ["--bits", str(bits)]
+                txt = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+                self.records.append("%s._domainkey.example.com TXT %s" % (sel, txt))
+                frm = now - 60 if k == 0 else cuts[k - 1]
+                until = cuts[k] if k < CUTOVERS else None
+                self.rows.append((sel, alg, bits, "example.com/%s.key" % sel, frm, until))
+        self.created = now - 120
+        self.last_cut = cuts[-1]
+
+    def manifest(self, rev, extra=""):
+        out = ["# load-test key set, revision %d" % rev]
+        for sel, alg, bits, f, frm, until in self.rows:
+            out += ["", "[key]", "stream = tx", "domain = example.com", "selector = " + sel, "algorithm = " + alg,
+                    "bits = %d" % bits, "owner = load-test rev %d" % rev, "file = " + f,
+                    "created = " + iso(self.created), "published-at = " + iso(self.created),
+                    "active-from = " + iso(frm), "active-until = " + (iso(until) if until else ""),
+                    "retire-at = " + (iso(until + 3600) if until else ""), "retired-at = "]
+        return "\n".join(out) + "\n" + extra
+
+    def schedule_file(self, path):
+        with open(path, "w") as f:
+            for sel, alg, bits, _, frm, until in self.rows:
+                f.write("%s %s %d %s\n" % (sel, alg, frm, until if until else "-"))
+
+    def invalid(self, kind, rev):
+        text = self.manifest(rev)
+        first = self.rows[0]
+        if kind == "truncated":
+            return text[: len(text) // 2]
+        if kind == "unknown-algorithm":
+            return text.replace("algorithm = ed25519", "algorithm = dsa", 1)
+        if kind == "missing-key-file":
+            return text.replace("file = example.com/tx-rsa-00.key", "file = example.com/not-there.key", 1)
+        if kind == "unsafe-permissions":
+            unsafe = os.path.join(self.dir, "example.com", "unsafe.key")
+            shutil.copyfile(os.path.join(self.dir, first[3]), unsafe)
+            os.chmod(unsafe, 0o644)
+            return text.replace("file = example.com/tx-rsa-00.key", "file = example.com/unsafe.key", 1)
+        if kind == "duplicate-selector":
+            block = text[text.index("[key]"):text.index("[key]", text.index("[key]") + 1)]
+            return text + "\n" + block
+        raise ValueError(kind)
+
+    # -- the three ways a key set is rewritten -------------------------------
+    def install_with_tool(self, text):
+        p = subprocess.run([self.signet, "keyset", "install", "--dir", self.dir], input=text.encode(),
+                           capture_output=True)
+        return p.returncode, p.stderr.decode().strip()
+
+    def write_by_hand(self, text):
+        tmp = os.path.join(self.dir, "manifest.new")
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(self.dir, "manifest"))
+
+    def symlink_swap(self, text, rev):
+        version = os.path.join(self.dir, "..v%03d" % rev)
+        os.mkdir(version)
+        with open(os.path.join(version, "manifest"), "w") as f:
+            f.write(text.replace("file = example.com/", "file = example.com/"))
+        tmp_link = os.path.join(self.dir, "..data.tmp")
+        if os.path.lexists(tmp_link):
+            os.unlink(tmp_link)
+        os.symlink(os.path.basename(version), tmp_link)
+        os.replace(tmp_link, os.path.join(self.dir, "..data"))  # the atomic swap
+        link = os.path.join(self.dir, "manifest")
+        if not os.path.islink(link):
+            tmp = os.path.join(self.dir, "manifest.link")
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.symlink("..data/manifest", tmp)
+            os.replace(tmp, link)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--milter", required=True)
+    ap.add_argument("--signet", required=True)
+    ap.add_argument("--load", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--rsa-bits", type=int, default=2048)
+    ap.add_argument("--no-postfix", action="store_true")
+    args = ap.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    os.chmod(args.work, 0o755)
+    passed = failed = 0
+
+    def check(ok, what, detail=""):
+        nonlocal passed, failed
+        print(("ok   " if ok else "FAIL ") + what + ("" if ok else " " + detail), flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+
+    keydir = os.path.join(args.work, "keys")
+    ks = KeySet(args.signet, keydir, args.rsa_bits)
+    rev = 0
+    ks.write_by_hand(ks.manifest(rev))
+    keys_file = os.path.join(args.work, "keys.txt")
+    with open(keys_file, "w") as f:
+        f.write("\n".join(ks.records) + "\n")
+    schedule = os.path.join(args.work, "schedule.txt")
+    ks.schedule_file(schedule)
+
+    port = free_port()
+    conf = os.path.join(args.work, "signet.conf")
+    with open(conf, "w") as f:
+        f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
+                "internal-hosts = 127.0.0.1/32\ntrusted-services = tx-out\nshutdown-timeout = 10\n"
+                "[stream.tx]\ndomain = example.com\n[rule.all]\nstream = tx\n" % (port, keydir))
+    check(subprocess.run([args.milter, "--config", conf, "--check-config"], capture_output=True).returncode == 0,
+          "the starting key set passes --check-config")
+    log_path = os.path.join(args.work, "milter.log")
+    milter = subprocess.Popen([args.milter, "--config", conf], stderr=open(log_path, "wb"))
+    time.sleep(0.5)
+
+    postfix = sink = None
+    relayed_dir = os.path.join(args.work, "relayed")
+    stop_trickle = threading.Event()
+    trickle_sent = [0]
+    if not args.no_postfix:
+        from postfix_harness import PostfixInstance
+        from smtp_sink import SmtpSink
+        sink = SmtpSink(relayed_dir)
+        sink.start()
+        postfix = PostfixInstance(os.path.join(args.work, "postfix"), "inet:127.0.0.1:%d" % port, sink_port=sink.port)
+        postfix.start()
+
+        def trickle():
+            body = b"".join(b"Postfix pipeline line %d.\r\n" % i for i in range(20))
+            with smtplib.SMTP("127.0.0.1", postfix.ports["tx"], local_hostname="load.test", timeout=60) as s:
+                s.ehlo()
+                while not stop_trickle.is_set():
+                    n = trickle_sent[0]
+                    msg = (b"From: Pipeline <pipe@example.com>\r\nTo: rcpt@example.org\r\nSubject: pipeline %d\r\n"
+                           b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n" % n) + body
+                    PostfixInstance.send_on(s, msg, "pipe@example.com", ["rcpt@example.org"])
+                    trickle_sent[0] += 1
+                    time.sleep(0.05)
+        trickle_thread = threading.Thread(target=trickle, daemon=True)
+        trickle_thread.start()
+
+    # The load runs at least until the last cutover has passed.
+    min_seconds = max(0, ks.last_cut + 3 - time.time())
+    load_out = os.path.join(args.work, "load.out")
+    load = subprocess.Popen([args.load, "--socket", "inet:%d@127.0.0.1" % port, "--connections", "8",
+                             "--messages", str(args.messages), "--min-seconds", "%.1f" % min_seconds,
+                             "--keys", keys_file, "--schedule", schedule], stdout=open(load_out, "wb"))
+
+    modes = {"tool": 0, "hand": 0, "symlink": 0}
+    refused_by_tool = 0
+    interval = (min_seconds + 2) / (REWRITES + len(INVALID_AT) + 5)
+    for i in range(REWRITES + len(INVALID_AT)):
+        time.sleep(interval)
+        rev += 1
+        if i in INVALID_AT:
+            bad = ks.invalid(INVALID_AT[i], rev)
+            before = open(os.path.join(keydir, "manifest")).read()
+            rc, err = ks.install_with_tool(bad)
+            unchanged = open(os.path.join(keydir, "manifest")).read() == before
+            if rc == 2 and unchanged and err:
+                refused_by_tool += 1
+            else:
+                print("tool accepted invalid %s: rc=%s err=%s" % (INVALID_AT[i], rc, err))
+            ks.write_by_hand(bad)  # dropped in anyway, by hand
+            continue
+        text = ks.manifest(rev)
+        mode = ("tool", "hand", "symlink")[sum(modes.values()) % 3]
+        if mode == "tool":
+            rc, err = ks.install_with_tool(text)
+            if rc != 0:
+                print("tool refused a valid key set: " + err)
+        elif mode == "hand":
+            ks.write_by_hand(text)
+        else:
+            ks.symlink_swap(text, rev)
+        modes[mode] += 1
+    load.wait(timeout=600)
+    stop_trickle.set()
+    crashed = milter.poll() is not None
+    print(open(load_out).read().rstrip())
+    check(load.returncode == 0, "milter_load: 0 unsigned, 0 tempfails, 0 transport errors, all verified")
+    check(not crashed, "signet-milter still running after the load (0 crashes)")
+
+    if postfix:
+        time.sleep(0.5)
+        deadline = time.time() + 60
+        while sink.count() < trickle_sent[0] and time.time() < deadline:
+            time.sleep(0.2)
+        check(sink.count() == trickle_sent[0] and trickle_sent[0] > 0,
+              "Postfix relayed all %d pipeline messages" % trickle_sent[0], "relayed %d" % sink.count())
+        postfix.stop()
+        sink.stop()
+        v = subprocess.run([args.load, "--keys", keys_file, "--schedule", schedule, "--verify-dir", relayed_dir],
+                           capture_output=True, text=True)
+        print(v.stdout.rstrip())
+        check(v.returncode == 0, "every message through Postfix verifies against the key scheduled for its t=")
+
+    milter.send_signal(signal.SIGTERM)
+    rc = milter.wait(timeout=60)
+    check(rc == 0, "signet-milter exits 0 on SIGTERM", "rc=%s" % rc)
+    log = open(log_path, errors="replace").read().splitlines()
+    refused = [l for l in log if "reload refused" in l]
+    reasons = {kind: any(marker in l for l in refused) for kind, marker in (
+        ("truncated", "truncated"), ("unknown-algorithm", "unknown algorithm dsa"),
+        ("missing-key-file", "not-there.key"), ("unsafe-permissions", "chmod 600"),
+        ("duplicate-selector", "is already used"))}
+    for kind, seen in reasons.items():
+        check(seen, "invalid key set refused with its reason: " + kind)
+    check(refused_by_tool == len(INVALID_AT), "signet keyset install refused all %d invalid sets, changing nothing"
+          % len(INVALID_AT), "refused %d" % refused_by_tool)
+    reloads = sum(1 for l in log if ": reloaded," in l)
+    check(sum(modes.values()) == REWRITES, "%d valid rewrites (tool, hand, symlink swap)" % REWRITES)
+    schedule_lines = [l for l in log if "key schedule:" in l]
+    check(len(schedule_lines) >= CUTOVERS, "%d scheduled cutovers logged" % CUTOVERS, "saw %d" % len(schedule_lines))
+    print("rewrites: %d (tool %d, hand %d, symlink swap %d) + %d invalid; reloads applied %d, refused %d; "
+          "cutovers logged %d; Postfix pipeline messages %d"
+          % (sum(modes.values()), modes["tool"], modes["hand"], modes["symlink"], len(INVALID_AT), reloads,
+             len(refused), len(schedule_lines), trickle_sent[0]))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+// signet keyset: the key set on disk, checked or installed whole.
+//   signet keyset check --dir DIR        validate manifest + keys, print gap warnings
+//   signet keyset install --dir DIR < M  validate manifest text M against DIR's keys, then
+//                                        write it atomically; on any problem nothing changes
+#include <boost/program_options.hpp>
+#include <fmt/core.h>
+
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "keystore/manifest.h"
+#include "keystore/snapshot.h"
+#include "tools/common.h"
+
+namespace po = boost::program_options;
+
+namespace signet::tools {
+namespace {
+
+// Loads the key set in `dir` whole (manifest and every key file), as the daemon would.
+Result<std::shared_ptr<const keystore::KeySnapshot>> load_dir(const std::string& dir, bool allow_group_readable) {
+  auto specs = keystore::specs_from_manifest(dir);
+  if (!specs) return specs.error();
+  keystore::LoadOptions o;
+  o.allow_group_readable = allow_group_readable;
+  return keystore::KeySnapshot::load(specs.value(), o);
+}
+
+}  // namespace
+
+int keyset_main(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "check" && args[0] != "install")) {
+    return fail("keyset", "expected `signet keyset check --dir DIR` or `signet keyset install --dir DIR < manifest`");
+  }
+  const std::string verb = args[0];
+  po::options_description desc("signet keyset " + verb + " --dir DIR" + (verb == "install" ? " < manifest" : ""));
+  std::string dir = "/var/lib/signet/keys";
+  bool group_readable = false;
+  desc.add_options()("help,h", "show this help")("dir", po::value(&dir), "the key directory (default /var/lib/signet/keys)")(
+      "allow-group-readable-keys", po::bool_switch(&group_readable), "accept key files of mode 0640");
+  po::variables_map vm;
+  if (!parse_args(desc, std::vector<std::string>(args.begin() + 1, args.end()), vm,
+                  "check: exit 0 when the key set would load, 2 (one line) when not.\n"
+                  "install: the new manifest is validated with the directory's key files and\n"
+                  "written atomically (temp, fsync, rename); on any problem nothing changes.\n"))
+    return kExitOk;
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+
+  if (verb == "check") {
+    if (::access((dir + "/" + keystore::kManifestName).c_str(), F_OK) != 0) {
+      return fail("keyset check", dir + " has no manifest: not a key set directory");
+    }
+    auto snap = load_dir(dir, group_readable);
+    if (!snap) return fail("keyset check", snap.error().message);
+    fmt::print("{}: key set valid, {} keys\n", dir, snap.value()->size());
+    for (const auto& gap : snap.value()->gaps(now)) fmt::print("warning: {}\n", gap);
+    return kExitOk;
+  }
+
+  std::string error;
+  auto text = read_stdin(16u << 20, &error);
+  if (!text) return fail("keyset install", error);
+  // Validated as the daemon would load it, with this directory's key files.
+  auto specs = keystore::specs_from_manifest_text(dir, *text, "stdin");
+  if (!specs) return fail("keyset install", specs.error().message + " (nothing changed)");
+  keystore::LoadOptions o;
+  o.allow_group_readable = group_readable;
+  if (auto snap = keystore::KeySnapshot::load(specs.value(), o); !snap) {
+    return fail("keyset install", snap.error().message + " (nothing changed)");
+  }
+  auto manifest = keystore::parse_manifest(*text, "stdin");
+  if (!manifest) return fail("keyset install", manifest.error().message + " (nothing changed)");
+  if (Status s = keystore::write_manifest(dir, manifest.value()); !s) return fail("keyset install", s.error().message);
+  fmt::print("{}: manifest installed, {} keys\n", dir, manifest->keys.size());
+  return kExitOk;
+}
+
+}  // namespace signet::tools
