@@ -30,9 +30,10 @@ demo: build
 
 bench: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD)-bench -j $(JOBS) --target signet_bench signet signet-milter
+	@cmake --build $(BUILD)-bench -j $(JOBS) --target signet_bench signet signet-milter milter_load
 	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=0.5
 	@/usr/bin/python3 bench/postfix_throughput.py $(BUILD)-bench
+	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan

@@ -70,8 +70,15 @@ bool split_section_key(const std::string& key, std::string& kind, std::string& n
   return (kind == "stream" || kind == "rule") && !name.empty();
 }
 
+// Sections in file order, with an index by (kind, name): tens of thousands of
+// tenant sections must not cost a linear search per option.
+struct Sections {
+  std::vector<Section> list;
+  std::map<std::pair<std::string, std::string>, std::size_t> index;
+};
+
 Status read_file(const std::string& path, const po::options_description& desc, bool globals_allowed,
-                 po::variables_map& vm, std::vector<Section>& sections) {
+                 po::variables_map& vm, Sections& sections) {
   std::ifstream in(path);
   if (!in) return permanent_error(path + ": cannot open the configuration file");
   po::parsed_options parsed(nullptr);
@@ -96,14 +103,12 @@ Status read_file(const std::string& path, const po::options_description& desc, b
       }
       return permanent_error(path + ": unknown option '" + o.string_key + "' (see docs/configuration.md)");
     }
-    Section* s = nullptr;
-    for (Section& existing : sections) {
-      if (existing.kind == kind && existing.name == name) s = &existing;
-    }
-    if (s && s->file != path) {
+    auto [it, fresh] = sections.index.emplace(std::make_pair(kind, name), sections.list.size());
+    if (fresh) sections.list.push_back(Section{kind, name, path, {}});
+    Section* s = &sections.list[it->second];
+    if (s->file != path) {
       return permanent_error(path + ": [" + kind + "." + name + "] is already defined in " + s->file);
     }
-    if (!s) s = &sections.emplace_back(Section{kind, name, path, {}});
     for (const std::string& v : o.value) s->options.emplace_back(option, v);
   }
   if (globals_allowed) {
@@ -203,10 +208,8 @@ Result<Rule> build_rule(const Section& s) {
 }  // namespace
 
 const Stream* Config::find_stream(std::string_view name) const {
-  for (const Stream& s : streams) {
-    if (s.name == name) return &s;
-  }
-  return nullptr;
+  const auto it = stream_index.find(name);
+  return it == stream_index.end() ? nullptr : &streams[it->second];
 }
 
 Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg) {
@@ -263,7 +266,7 @@ Result<Config> load_config(int argc, const char* const* argv) {
   cfg.check_config = vm.count("check-config") > 0;
   cfg.config_file = vm.count("config") ? vm["config"].as<std::string>() : kDefaultConfig;
 
-  std::vector<Section> sections;
+  Sections sections;
   if (Status s = read_file(cfg.config_file, globals, true, vm, sections); !s) return s.error();
   po::notify(vm);
   if (vm.count("include")) {
@@ -330,13 +333,14 @@ Result<Config> load_config(int argc, const char* const* argv) {
     return permanent_error(where + "timeout, max-headers and max-header-bytes must be positive");
   }
 
-  for (const Section& s : sections) {
+  for (const Section& s : sections.list) {
     if (s.kind != "stream") continue;
     auto st = build_stream(s);
     if (!st) return st.error();
+    cfg.stream_index.emplace(st->name, cfg.streams.size());
     cfg.streams.push_back(std::move(st.value()));
   }
-  for (const Section& s : sections) {
+  for (const Section& s : sections.list) {
     if (s.kind != "rule") continue;
     auto r = build_rule(s);
     if (!r) return r.error();

@@ -76,6 +76,7 @@ struct Config {
   std::optional<std::string> exit_early;  // --help / --version text
 
   std::vector<Stream> streams;
+  std::map<std::string, std::size_t, std::less<>> stream_index;  // name -> streams[i]
   std::vector<Rule> rules;
 
   const Stream* find_stream(std::string_view name) const;

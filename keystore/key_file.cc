@@ -29,7 +29,17 @@ struct Fd {
 
 }  // namespace
 
-Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable) {
+KeyBytes& KeyBytes::operator=(KeyBytes&& o) noexcept {
+  if (this != &o) {
+    sodium_memzero(bytes_.data(), bytes_.size());
+    bytes_ = std::move(o.bytes_);
+  }
+  return *this;
+}
+
+KeyBytes::~KeyBytes() { sodium_memzero(bytes_.data(), bytes_.size()); }
+
+Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -40,19 +50,22 @@ Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_re
                            (allow_group_readable ? " and group" : "") + ": run `chmod 600 " + path + "`");
   }
   if (st.st_size > kMaxKeyFile) return permanent_error("key file " + path + " is larger than 64 KiB: not a key");
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  KeyBytes out(std::string(static_cast<std::size_t>(st.st_size), '\0'));
+  std::string& text = const_cast<std::string&>(out.bytes());
   std::size_t got = 0;
   while (got < text.size()) {
     const ssize_t n = ::read(f.fd, text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      sodium_memzero(text.data(), text.size());
-      return permanent_error("key file " + path + ": short read");
-    }
+    if (n <= 0) return permanent_error("key file " + path + ": short read");
     got += static_cast<std::size_t>(n);
   }
-  auto key = PrivateKey::parse(text);
-  sodium_memzero(text.data(), text.size());
+  return out;
+}
+
+Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable) {
+  auto bytes = read_key_file(path, allow_group_readable);
+  if (!bytes) return bytes.error();
+  auto key = PrivateKey::parse(bytes->bytes());
   if (!key) return permanent_error("key file " + path + ": " + key.error().message);
   return key;
 }

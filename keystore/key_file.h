@@ -21,6 +21,22 @@ namespace signet::keystore {
 // group, not the daemon's user, owns the key files); world access never is.
 Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable = false);
 
+// The checks of load_private_key, returning the file's bytes unparsed (for
+// callers that parse many keys in parallel). Zeroized when dropped.
+class KeyBytes {
+ public:
+  KeyBytes() = default;
+  explicit KeyBytes(std::string b) : bytes_(std::move(b)) {}
+  KeyBytes(KeyBytes&& o) noexcept : bytes_(std::move(o.bytes_)) {}
+  KeyBytes& operator=(KeyBytes&& o) noexcept;
+  ~KeyBytes();
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable = false);
+
 Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite = false);
 
 }  // namespace signet::keystore

@@ -1,13 +1,14 @@
 #include "keystore/snapshot.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <set>
 #include <unordered_map>
 
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
+#include "signer/digest.h"
 
 namespace signet::keystore {
 namespace {
@@ -23,43 +24,71 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
                                                              const KeySnapshot* previous) {
   auto snap = std::make_shared<KeySnapshot>();
   snap->options_ = options;
-  std::unordered_map<std::string, const Entry*> reusable;
+  std::map<Sha256Digest, std::shared_ptr<const PrivateKey>> reusable;
   if (previous) {
     for (const Entry& e : previous->keys_) {
-      if (e.key) reusable[e.spec.path] = &e;
+      if (e.key) reusable.emplace(e.content, e.key);
     }
   }
+  // 1. Read every file (checks, content hash), in order, so the first problem
+  //    reported is the first in the key set.
   std::map<std::pair<std::string, std::string>, std::string> selectors;  // (domain, selector) -> origin
-  for (const KeySpec& spec : specs) {
+  std::vector<KeyBytes> bytes(specs.size());
+  std::vector<std::size_t> to_parse;
+  snap->keys_.resize(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const KeySpec& spec = specs[i];
     const std::string at = spec.origin.empty() ? "" : spec.origin + ": ";
     auto [it, fresh] = selectors.emplace(std::make_pair(spec.domain, spec.selector), spec.origin);
     if (!fresh) {
       return permanent_error(at + "selector " + spec.selector + " of " + spec.domain + " is already used (" +
                              it->second + "); a selector is never reused: choose a new name");
     }
-    Entry e;
+    Entry& e = snap->keys_[i];
     e.spec = spec;
-    if (spec.retired) {
-      e.algorithm = spec.algorithm.value_or(Algorithm::RsaSha256);
-      snap->keys_.push_back(std::move(e));
-      continue;
-    }
-    struct stat st {};
-    if (::stat(spec.path.c_str(), &st) == 0) {
-      e.file = FileId{static_cast<unsigned long>(st.st_dev), static_cast<unsigned long>(st.st_ino),
-                      static_cast<long>(st.st_size), static_cast<long>(st.st_mtim.tv_sec),
-                      static_cast<long>(st.st_mtim.tv_nsec)};
-    }
-    const auto old = reusable.find(spec.path);
-    if (old != reusable.end() && old->second->file == e.file && e.file.ino != 0 &&
-        (st.st_mode & (options.allow_group_readable ? 007 : 077)) == 0) {
-      e.key = old->second->key;  // unchanged file: parsed once, shared by both snapshots
+    e.algorithm = spec.algorithm.value_or(Algorithm::RsaSha256);
+    if (spec.retired) continue;
+    auto b = read_key_file(spec.path, options.allow_group_readable);
+    if (!b) return permanent_error(at + "stream " + spec.stream + ": " + b.error().message);
+    Sha256 sha;
+    sha.write(b->bytes());
+    e.content = sha.finish();
+    if (auto r = reusable.find(e.content); r != reusable.end()) {
+      e.key = r->second;  // same bytes: parsed once, shared by both snapshots
     } else {
-      auto key = load_private_key(spec.path, options.allow_group_readable);
-      if (!key) return permanent_error(at + "stream " + spec.stream + ": " + key.error().message);
-      e.key = std::make_shared<const PrivateKey>(std::move(key.value()));
-      ++snap->parsed_;
+      bytes[i] = std::move(b.value());
+      to_parse.push_back(i);
     }
+  }
+  // 2. Parse what is new, on every core (a 10 000-stream key set is 20 000 keys).
+  std::vector<std::optional<Error>> errors(specs.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t j = next++; j < to_parse.size(); j = next++) {
+      const std::size_t i = to_parse[j];
+      auto key = PrivateKey::parse(bytes[i].bytes());
+      bytes[i] = KeyBytes();
+      if (key) {
+        snap->keys_[i].key = std::make_shared<const PrivateKey>(std::move(key.value()));
+      } else {
+        errors[i] = key.error();
+      }
+    }
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 1 + to_parse.size() / 64);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  snap->parsed_ = to_parse.size();
+  // 3. Check each parsed key against its entry, in key-set order.
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const KeySpec& spec = specs[i];
+    Entry& e = snap->keys_[i];
+    const std::string at = spec.origin.empty() ? "" : spec.origin + ": ";
+    if (errors[i]) return permanent_error(at + "stream " + spec.stream + ": key file " + spec.path + ": " + errors[i]->message);
+    if (!e.key) continue;
     e.algorithm = e.key->algorithm();
     if (spec.algorithm && *spec.algorithm != e.algorithm) {
       return permanent_error(at + spec.path + " holds an " + std::string(key_type_name(e.algorithm)) +
@@ -69,7 +98,6 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
       return permanent_error(at + spec.path + " is a " + std::to_string(e.key->bits()) + "-bit key, the entry says " +
                              std::to_string(spec.bits));
     }
-    snap->keys_.push_back(std::move(e));
   }
   std::stable_sort(snap->keys_.begin(), snap->keys_.end(),
                    [](const Entry& a, const Entry& b) { return a.spec.stream < b.spec.stream; });

@@ -69,16 +69,11 @@ class KeySnapshot {
   std::size_t parsed() const { return parsed_; }  // keys parsed by this load (not reused)
 
  private:
-  struct FileId {
-    unsigned long dev = 0, ino = 0;
-    long size = 0, mtime = 0, mtime_ns = 0;
-    bool operator==(const FileId&) const = default;
-  };
   struct Entry {
     KeySpec spec;
     Algorithm algorithm = Algorithm::RsaSha256;
     std::shared_ptr<const PrivateKey> key;  // null for retired rows
-    FileId file;
+    Sha256Digest content{};                 // of the key file, to reuse the parse on reload
   };
   const Entry* pick(std::string_view stream, Algorithm a, std::int64_t now, const Entry* newer_than) const;
 

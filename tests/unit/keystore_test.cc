@@ -256,3 +256,23 @@ TEST(KeySnapshotReload, UnchangedKeyFilesAreNotParsedAgain) {
   EXPECT_EQ((*third)->parsed(), 1u);
   EXPECT_EQ((*third)->keys_for("tx", 1500)[1].key->public_key_base64(), fresh.public_key_base64());
 }
+
+TEST(KeySnapshotReload, SameContentInANewFileIsNotParsedAgain) {
+  // A Kubernetes secret update or a symlink swap gives every key a new inode.
+  KeyDir d;
+  Manifest m{{d.key("a", Algorithm::RsaSha256, 1000, std::nullopt)}};
+  auto first = d.load(m);
+  ASSERT_TRUE(first.ok());
+  const std::string path = d.dir + "/example.com/a.key";
+  const std::string copy = path + ".new";
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::ofstream out(copy, std::ios::binary);
+    out << in.rdbuf();
+  }
+  chmod(copy.c_str(), 0600);
+  ASSERT_EQ(rename(copy.c_str(), path.c_str()), 0);
+  auto second = d.load(m, {}, first->get());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)->parsed(), 0u);
+}
