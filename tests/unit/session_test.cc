@@ -180,3 +180,28 @@ TEST(Session, ResetBetweenMessagesOnOneConnection) {
     s.reset();
   }
 }
+
+// A stream whose key set leaves a gap now: the configured policy, never a crash.
+TEST(Session, GapInTheKeyScheduleFollowsOnErrorPolicy) {
+  for (const char* policy : {"accept", "tempfail"}) {
+    char tmpl[] = "/tmp/signet-gap-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    mkdir((dir + "/example.com").c_str(), 0700);
+    auto k = PrivateKey::generate(Algorithm::Ed25519Sha256).value();
+    ASSERT_TRUE(keystore::write_private_key(dir + "/example.com/later.key", k).ok());
+    std::ofstream(dir + "/manifest") << "[key]\nstream = tx\ndomain = example.com\nselector = later\n"
+                                        "algorithm = ed25519\nbits = 256\nowner = t\nfile = example.com/later.key\n"
+                                        "created = 2090-01-01T00:00:00Z\npublished-at = 2090-01-01T00:00:00Z\n"
+                                        "active-from = 2090-01-02T00:00:00Z\n";
+    std::ofstream(dir + "/signet.conf") << "key-directory = " << dir << "\ntrusted-services = submission\non-error = "
+                                        << policy << "\n[stream.tx]\ndomain = example.com\n[rule.all]\nstream = tx\n";
+    const std::string path = dir + "/signet.conf";
+    const char* argv[] = {"signet-milter", "--config", path.c_str()};
+    auto rt = load_runtime(std::vector<std::string>(argv, argv + 3));
+    ASSERT_TRUE(rt.ok()) << rt.error().message;
+    Session s("192.0.2.1", "submission");
+    ASSERT_EQ(s.begin(rt.value(), "", "a@example.com", "GAP"), Verdict::Continue);
+    s.header("From", " a@example.com");
+    EXPECT_EQ(s.end_of_headers("GAP"), std::string(policy) == "accept" ? Verdict::Accept : Verdict::Tempfail);
+  }
+}
