@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from postfix_harness import free_port  # noqa: E402
 
 CUTOVERS = 10
 SPACING = 3  # seconds between cutovers
@@ -37,10 +37,6 @@ INVALID_AT = {12: "truncated", 31: "unknown-algorithm", 50: "missing-key-file", 
               88: "duplicate-selector"}  # positions among the REWRITES + 5 writes
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def iso(t):

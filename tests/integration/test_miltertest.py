@@ -13,12 +13,13 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from postfix_harness import free_port  # noqa: E402
 SCRIPTS = os.path.join(HERE, "miltertest")
 sys.path.insert(0, HERE)
 from milter_client import MilterClient  # noqa: E402
@@ -37,10 +38,6 @@ class Tally:
             print("FAIL %s %s" % (what, detail), flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_keys(signet, work):

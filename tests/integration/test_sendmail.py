@@ -40,6 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postfix_harness import free_port  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
 
 DOMAIN = "example.com"
@@ -67,12 +68,6 @@ def note(text):
     print("#      %s" % text, flush=True)
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def listening(port):
