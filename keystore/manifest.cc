@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -96,8 +97,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
   auto finish_entry = [&]() -> Status {
     if (!cur) return Ok{};
     const std::string at = path + ":" + std::to_string(cur->line) + ": ";
-    for (const char* required : {"stream", "domain", "selector", "algorithm", "file", "created", "published-at",
-                                 "active-from"}) {
+    for (const char* required : {"stream", "domain", "selector", "algorithm", "file", "created", "published-at"}) {
       bool found = false;
       for (const auto& s : seen) found |= s == required;
       if (!found) return permanent_error(at + "[key] without " + required + " =; every key needs it");
@@ -172,7 +172,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
     } else if (name == "published-at") {
       st = time_value(cur->published_at);
     } else if (name == "active-from") {
-      st = time_value(cur->active_from);
+      st = optional_time(cur->active_from);
     } else if (name == "active-until") {
       st = optional_time(cur->active_until);
     } else if (name == "retire-at") {
@@ -205,7 +205,7 @@ std::string format_manifest(const Manifest& m) {
     out += "file = " + k.file + "\n";
     out += "created = " + format_time(k.created) + "\n";
     out += "published-at = " + format_time(k.published_at) + "\n";
-    out += "active-from = " + format_time(k.active_from) + "\n";
+    out += "active-from = " + opt(k.active_from) + "\n";
     out += "active-until = " + opt(k.active_until) + "\n";
     out += "retire-at = " + opt(k.retire_at) + "\n";
     out += "retired-at = " + opt(k.retired_at) + "\n";
@@ -260,10 +260,11 @@ Result<std::vector<KeySpec>> specs_from_manifest_text(const std::string& dir, st
       return bad("an RSA key of " + std::to_string(k.bits) + " bits; DKIM needs at least 1024 (RFC 8301)");
     }
     if (k.published_at < k.created) return bad("published-at is before created");
-    if (k.active_from < k.published_at) {
+    if (k.active_from && *k.active_from < k.published_at) {
       return bad("active-from is before published-at: a key must be in DNS before it signs");
     }
-    if (k.active_until && *k.active_until <= k.active_from) return bad("active-until is not after active-from");
+    if (k.active_until && !k.active_from) return bad("active-until without active-from");
+    if (k.active_until && *k.active_until <= *k.active_from) return bad("active-until is not after active-from");
     if (k.retire_at && k.active_until && *k.retire_at < *k.active_until) {
       return bad("retire-at is before active-until: the record would vanish while the key signs");
     }
@@ -275,7 +276,8 @@ Result<std::vector<KeySpec>> specs_from_manifest_text(const std::string& dir, st
     spec.origin = at;
     spec.algorithm = k.algorithm;
     spec.bits = k.bits;
-    spec.active_from = k.active_from;
+    // A standby key (no active-from) is loaded and checked but never signs.
+    spec.active_from = k.active_from.value_or(std::numeric_limits<std::int64_t>::max());
     spec.active_until = k.active_until;
     spec.retire_at = k.retire_at;
     spec.retired = k.retired_at.has_value();

@@ -11,7 +11,7 @@
 //   file = example.com/tx-202611-rsa2048.key      (relative to the directory)
 //   created = 2026-11-01T00:00:00Z
 //   published-at = 2026-11-01T00:00:00Z           (DNS record published)
-//   active-from = 2026-11-03T00:00:00Z            (signs from here...)
+//   active-from = 2026-11-03T00:00:00Z            (signs from here...; empty = standby)
 //   active-until = 2027-05-01T00:00:00Z           (...to here, exclusive; empty = open)
 //   retire-at = 2027-05-15T00:00:00Z              (record becomes p= empty)
 //   retired-at =                                  (set once retired; the row stays forever)
@@ -47,7 +47,7 @@ struct KeyEntry {
   std::string file;
   std::int64_t created = 0;
   std::int64_t published_at = 0;
-  std::int64_t active_from = 0;
+  std::optional<std::int64_t> active_from;  // none: standby (published, not signing)
   std::optional<std::int64_t> active_until, retire_at, retired_at;
   std::size_t line = 0;  // where the entry starts in its file (0 when built in memory)
 

@@ -156,7 +156,8 @@ std::optional<std::int64_t> KeySnapshot::next_change(std::int64_t now) const {
   };
   for (const Entry& e : keys_) {
     if (!e.key) continue;
-    if (e.spec.active_from != std::numeric_limits<std::int64_t>::min()) {
+    if (e.spec.active_from != std::numeric_limits<std::int64_t>::min() &&
+        e.spec.active_from != std::numeric_limits<std::int64_t>::max()) {
       consider(e.spec.active_from);
       if (options_.overlap_signing > 0) consider(e.spec.active_from + options_.overlap_signing);
     }
@@ -173,7 +174,8 @@ std::vector<std::string> KeySnapshot::gaps(std::int64_t now) const {
       std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> windows;
       for (std::size_t i = range.first; i < range.second; ++i) {
         const Entry& e = keys_[i];
-        if (e.key && e.algorithm == a && (!e.spec.active_until || *e.spec.active_until > now)) {
+        const bool standby = e.spec.active_from == std::numeric_limits<std::int64_t>::max();
+        if (e.key && !standby && e.algorithm == a && (!e.spec.active_until || *e.spec.active_until > now)) {
           windows.emplace_back(e.spec.active_from, e.spec.active_until);
         }
       }

@@ -233,7 +233,7 @@ TEST_F(BadKeySet, ReusedRetiredSelectorIsRefused) {
 }
 
 TEST_F(BadKeySet, KeyActiveBeforeItIsPublishedIsRefused) {
-  a.published_at = a.active_from + 10;
+  a.published_at = *a.active_from + 10;
   const std::string why = refusal(Manifest{{a, b}});
   EXPECT_NE(why.find("must be in DNS before it signs"), std::string::npos) << why;
 }
@@ -275,4 +275,16 @@ TEST(KeySnapshotReload, SameContentInANewFileIsNotParsedAgain) {
   auto second = d.load(m, {}, first->get());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)->parsed(), 0u);
+}
+
+TEST(KeyWindows, StandbyKeyIsLoadedButNeverSigns) {
+  KeyDir d;
+  auto standby = d.key("next", Algorithm::Ed25519Sha256, 1000, std::nullopt);
+  standby.active_from.reset();
+  standby.retire_at.reset();
+  auto snap = d.load(Manifest{{d.key("cur", Algorithm::Ed25519Sha256, 1000, std::nullopt), standby}});
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_EQ(selectors(**snap, 5000), V{"cur"});
+  EXPECT_EQ((*snap)->next_change(5000), std::nullopt);
+  EXPECT_TRUE((*snap)->gaps(5000).empty());
 }
