@@ -149,6 +149,15 @@ Result<Stream> build_stream(const Section& s) {
       if (!st.expire) return permanent_error(where + "expire " + value + ": use a duration such as 7d");
     } else if (opt == "owner") {
       st.owner = value;
+    } else if (opt == "rotate-every" || opt == "overlap" || opt == "emergency-overlap" || opt == "propagation-delay") {
+      auto d = parse_duration(value);
+      if (!d) return permanent_error(where + opt + " = " + value + ": use a duration such as 180d, 14d, 1h");
+      (opt == "rotate-every"        ? st.rotation.rotate_every
+       : opt == "overlap"           ? st.rotation.overlap
+       : opt == "emergency-overlap" ? st.rotation.emergency_overlap
+                                    : st.rotation.propagation_delay) = *d;
+    } else if (opt == "selector-template") {
+      st.rotation.selector_template = value;
     } else if (opt == "sasl-logins") {
       for (auto& l : split_list(value)) st.sasl_logins.push_back(l);
     } else if (opt == "hosts") {

@@ -22,6 +22,7 @@
 
 #include "canon/body.h"
 #include "conf/cidr.h"
+#include "keystore/lifecycle.h"
 #include "keystore/snapshot.h"
 #include "signer/header_select.h"
 #include "signer/result.h"
@@ -39,6 +40,7 @@ struct Stream {
   HeaderPolicy headers;  // normalized: From/Subject/To/Date always oversigned
   std::optional<std::int64_t> expire;
   std::string owner;
+  keystore::RotationPolicy rotation;      // rotate-every, overlap, emergency-overlap, propagation-delay
   std::vector<std::string> sasl_logins;  // tenant binding, globs
   CidrSet hosts;                          // tenant binding by client network
 

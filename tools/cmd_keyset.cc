@@ -9,6 +9,7 @@
 
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include "keystore/manifest.h"
 #include "keystore/snapshot.h"
@@ -38,15 +39,22 @@ int keyset_main(const std::vector<std::string>& args) {
   po::options_description desc("signet keyset " + verb + " --dir DIR" + (verb == "install" ? " < manifest" : ""));
   std::string dir = "/var/lib/signet/keys";
   bool group_readable = false;
+  std::string at;
   desc.add_options()("help,h", "show this help")("dir", po::value(&dir), "the key directory (default /var/lib/signet/keys)")(
-      "allow-group-readable-keys", po::bool_switch(&group_readable), "accept key files of mode 0640");
+      "allow-group-readable-keys", po::bool_switch(&group_readable), "accept key files of mode 0640")(
+      "now", po::value(&at), "check: as of this time (RFC 3339)");
   po::variables_map vm;
   if (!parse_args(desc, std::vector<std::string>(args.begin() + 1, args.end()), vm,
                   "check: exit 0 when the key set would load, 2 (one line) when not.\n"
                   "install: the new manifest is validated with the directory's key files and\n"
                   "written atomically (temp, fsync, rename); on any problem nothing changes.\n"))
     return kExitOk;
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!at.empty()) {
+    auto t = keystore::parse_time(at);
+    if (!t) return fail("keyset", "--now " + at + ": expected 2026-11-26T14:00:00Z");
+    now = *t;
+  }
 
   if (verb == "check") {
     if (::access((dir + "/" + keystore::kManifestName).c_str(), F_OK) != 0) {
@@ -55,6 +63,15 @@ int keyset_main(const std::vector<std::string>& args) {
     auto snap = load_dir(dir, group_readable);
     if (!snap) return fail("keyset check", snap.error().message);
     fmt::print("{}: key set valid, {} keys\n", dir, snap.value()->size());
+    // What the daemon signs each stream's mail with at `now` (the same keys_for).
+    auto specs = keystore::specs_from_manifest(dir);
+    std::set<std::string> streams;
+    for (const auto& sp : specs.value()) streams.insert(sp.stream);
+    for (const auto& st : streams) {
+      std::string keys;
+      for (const auto& k : snap.value()->keys_for(st, now)) keys += " " + k.selector;
+      fmt::print("stream {} signs with:{}\n", st, keys.empty() ? " (no key)" : keys);
+    }
     for (const auto& gap : snap.value()->gaps(now)) fmt::print("warning: {}\n", gap);
     return kExitOk;
   }

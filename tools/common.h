@@ -42,5 +42,8 @@ int sign_main(const std::vector<std::string>& args);
 int verify_main(const std::vector<std::string>& args);
 int keygen_main(const std::vector<std::string>& args);
 int keyset_main(const std::vector<std::string>& args);
+int key_main(const std::vector<std::string>& args);
+int dns_main(const std::vector<std::string>& args);
+int register_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools

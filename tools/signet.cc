@@ -64,6 +64,9 @@ constexpr const char* kUsage =
     "  verify   verify every DKIM-Signature on the message on stdin\n"
     "  keygen   generate a private key file (mode 0600) and print its DNS TXT record\n"
     "  keyset   check a key set directory, or install a new manifest into it atomically\n"
+    "  key      the key lifecycle: new (standby), list, rotate (scheduled/--emergency/--revoke-now), retire\n"
+    "  dns      records: every published selector's TXT record (zone, nsupdate or json)\n"
+    "  register the inventory of every selector ever used (table, csv or json)\n"
     "\n"
     "`signet COMMAND --help` shows a command's options.\n";
 
@@ -82,6 +85,9 @@ int main(int argc, char** argv) {
   if (cmd == "verify") run = verify_main;
   if (cmd == "keygen") run = keygen_main;
   if (cmd == "keyset") run = keyset_main;
+  if (cmd == "key") run = key_main;
+  if (cmd == "dns") run = dns_main;
+  if (cmd == "register") run = register_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

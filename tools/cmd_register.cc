@@ -1,0 +1,77 @@
+// signet register — the inventory auditors ask for (SOC 2 CC6.7, ISO 27001
+// A.8.24): every selector the key set has ever held, retired ones included,
+// with its stream, owner, state, dates and the next rotation due.
+#include <boost/program_options.hpp>
+#include <fmt/core.h>
+
+#include "keystore/lifecycle.h"
+#include "tools/common.h"
+#include "tools/keyset_context.h"
+
+namespace po = boost::program_options;
+
+namespace signet::tools {
+
+std::string json_string(std::string_view s);
+
+int register_main(const std::vector<std::string>& args) {
+  po::options_description desc("signet register [--format table|csv|json]");
+  std::string format = "table";
+  desc.add_options()("help,h", "show this help")("format", po::value(&format), "table (default), csv or json");
+  KeySetContext::add_options(desc);
+  po::variables_map vm;
+  if (!parse_args(desc, args, vm, "")) return kExitOk;
+  if (format != "table" && format != "csv" && format != "json") return fail("register", "--format: table, csv or json");
+  auto ctx = KeySetContext::open(vm, false);
+  if (!ctx) return fail("register", ctx.error().message);
+  const std::vector<std::string> cols = {"stream", "domain", "selector", "algorithm", "bits", "owner", "state", "created",
+                                         "active-from", "drain-until", "retired", "next-rotation-due"};
+  std::vector<std::vector<std::string>> rows;
+  auto t = [](const std::optional<std::int64_t>& v) { return v ? keystore::format_time(*v) : std::string(); };
+  for (const auto& k : ctx->manifest.keys) {
+    const auto state = keystore::state_of(k, ctx->now);
+    std::string due;
+    if (state == keystore::KeyState::Active && !k.active_until) {
+      const conf::Stream* s = ctx->config.find_stream(k.stream);
+      due = keystore::format_time(*k.active_from + (s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every));
+    }
+    rows.push_back({k.stream, k.domain, k.selector, std::string(key_type_name(k.algorithm)), std::to_string(k.bits),
+                    k.owner, std::string(keystore::state_name(state)), keystore::format_time(k.created), t(k.active_from),
+                    t(k.retire_at), t(k.retired_at), due});
+  }
+  if (format == "csv") {
+    auto csv = [](const std::string& v) {
+      return v.find_first_of(",\"\n") == std::string::npos ? v : "\"" + v + "\"";  // RFC 4180
+    };
+    for (std::size_t i = 0; i < cols.size(); ++i) fmt::print("{}{}", i ? "," : "", cols[i]);
+    fmt::print("\n");
+    for (const auto& r : rows) {
+      for (std::size_t i = 0; i < r.size(); ++i) fmt::print("{}{}", i ? "," : "", csv(r[i]));
+      fmt::print("\n");
+    }
+  } else if (format == "json") {
+    fmt::print("[");
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      fmt::print("{}\n  {{", j ? "," : "");
+      for (std::size_t i = 0; i < cols.size(); ++i) fmt::print("{}{}: {}", i ? ", " : "", json_string(cols[i]), json_string(rows[j][i]));
+      fmt::print("}}");
+    }
+    fmt::print("\n]\n");
+  } else {
+    std::vector<std::size_t> w(cols.size());
+    for (std::size_t i = 0; i < cols.size(); ++i) w[i] = cols[i].size();
+    for (const auto& r : rows)
+      for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    auto line = [&](const std::vector<std::string>& r) {
+      for (std::size_t i = 0; i < r.size(); ++i) fmt::print("{}{:<{}}", i ? "  " : "", r[i], w[i]);
+      fmt::print("\n");
+    };
+    std::vector<std::string> header;
+    for (const auto& c : cols) header.push_back(fmt::format("{}", c));
+    line(header);
+    for (const auto& r : rows) line(r);
+  }
+  return kExitOk;
+}
+
+}  // namespace signet::tools
