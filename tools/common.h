@@ -45,5 +45,6 @@ int keyset_main(const std::vector<std::string>& args);
 int key_main(const std::vector<std::string>& args);
 int dns_main(const std::vector<std::string>& args);
 int register_main(const std::vector<std::string>& args);
+int inspect_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools
