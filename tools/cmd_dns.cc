@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "keystore/key_file.h"
+#include "keystore/txt_lookup.h"
 #include "keystore/lifecycle.h"
 #include "signer/key_record.h"
 #include "tools/common.h"
@@ -86,9 +87,97 @@ int dns_records(const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::vector<DnsFinding> check_published(const KeySetContext& ctx, KeyLookup& dns) {
+  std::vector<DnsFinding> out;
+  for (const auto& k : ctx.manifest.keys) {
+    if (k.published_at <= ctx.now) out.push_back(check_one(ctx, k, dns));
+  }
+  return out;
+}
+
+DnsFinding check_one(const KeySetContext& ctx, const keystore::KeyEntry& k, KeyLookup& dns) {
+  std::vector<DnsFinding> out;
+  {
+    const std::string name = k.selector + "._domainkey." + k.domain;
+    const auto state = keystore::state_of(k, ctx.now);
+    auto add = [&](const char* sev, const std::string& msg) { out.push_back({sev, name, k.stream, msg}); };
+    auto records = dns.txt(name);
+    if (!records) {
+      add("error", "lookup failed: " + records.error().message);
+      return out.back();
+    }
+    std::vector<std::string> dkim;
+    for (const auto& r : records.value()) {
+      if (r.rfind("v=DKIM1", 0) == 0 || r.find("p=") != std::string::npos) dkim.push_back(r);
+    }
+    if (records->size() > 1 && dkim.size() < records->size()) {
+      add("error", "several TXT records at the name: a long value was split into separate records instead of "
+                   "one record of several strings");
+      return out.back();
+    }
+    if (dkim.empty()) {
+      add("error", std::string("missing: no DKIM record published (") + std::string(keystore::state_name(state)) + " key)");
+      return out.back();
+    }
+    auto rec = parse_key_record(dkim.front());
+    if (!rec) {
+      add("error", "record does not parse (" + rec.error().message + "): damaged or badly split");
+      return out.back();
+    }
+    if (rec->testing) add("warning", "t=y (testing) is published: remove it");
+    if (state == keystore::KeyState::Retired) {
+      if (!rec->revoked()) add("error", "retired selector still publishes a key: set it to \"v=DKIM1; p=\"");
+      else add("ok", "retired, p= empty");
+      return out.back();
+    }
+    auto key = keystore::load_private_key(ctx.key_path(k), ctx.config.allow_group_readable_keys);
+    if (!key) {
+      add("error", key.error().message);
+      return out.back();
+    }
+    if (rec->revoked()) {
+      add("error", std::string("published with p= empty but the key is ") + std::string(keystore::state_name(state)));
+    } else if (rec->public_key_base64 != key->public_key_base64()) {
+      add("error", "p= does not match the key (" + std::string(keystore::state_name(state)) + "): publish the record from `signet dns records`");
+    } else {
+      add("ok", "matches (" + std::string(keystore::state_name(state)) + ")");
+    }
+  }
+  // The first finding is the verdict; a t=y warning comes before an ok.
+  for (const auto& f : out) {
+    if (f.severity == "error") return f;
+  }
+  return out.front();
+}
+
+namespace {
+
+int dns_check(const std::vector<std::string>& args) {
+  po::options_description desc("signet dns check [--server ADDR[:PORT]]");
+  std::string server;
+  desc.add_options()("help,h", "show this help")("server", po::value(&server), "query this DNS server instead of the system resolver");
+  KeySetContext::add_options(desc);
+  po::variables_map vm;
+  if (!parse_args(desc, args, vm, "Exit 0 when every published selector's record is what the key set says, 1 otherwise.\n"))
+    return kExitOk;
+  auto ctx = KeySetContext::open(vm, false);
+  if (!ctx) return fail("dns check", ctx.error().message);
+  keystore::DnsTxtLookup dns(server);
+  bool bad = false;
+  for (const auto& f : check_published(*ctx, dns)) {
+    fmt::print("{:<8} {}: {}\n", f.severity, f.name, f.message);
+    bad |= f.severity == "error";
+  }
+  return bad ? kExitFailed : kExitOk;
+}
+
+}  // namespace
+
 int dns_main(const std::vector<std::string>& args) {
-  if (!args.empty() && args[0] == "records") return dns_records(std::vector<std::string>(args.begin() + 1, args.end()));
-  return fail("dns", "expected `signet dns records [--format zone|nsupdate|json]`");
+  const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  if (!args.empty() && args[0] == "records") return dns_records(rest);
+  if (!args.empty() && args[0] == "check") return dns_check(rest);
+  return fail("dns", "expected `signet dns records [--format zone|nsupdate|json]` or `signet dns check [--server ADDR]`");
 }
 
 }  // namespace signet::tools

@@ -11,6 +11,7 @@
 
 #include "keystore/key_file.h"
 #include "keystore/lifecycle.h"
+#include "keystore/txt_lookup.h"
 #include "signer/key_record.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"
@@ -103,12 +104,15 @@ int key_rotate(const std::vector<std::string>& args) {
   po::options_description desc("signet key rotate --stream S [--at TIME | --emergency | --revoke-now --yes]");
   std::string stream, at;
   keystore::RotationRequest req;
-  bool yes = false;
+  bool yes = false, force = false;
+  std::string server;
   desc.add_options()("help,h", "show this help")("stream", po::value(&stream), "the stream to rotate")(
       "at", po::value(&at), "cutover time (RFC 3339); default: as soon as the standby's record has propagated")(
       "emergency", po::bool_switch(&req.emergency), "cut over within minutes (at most 4 h), 7-day overlap")(
       "revoke-now", po::bool_switch(&req.revoke_now), "confirmed compromise: revoke the old key at once")(
-      "yes", po::bool_switch(&yes), "confirm --revoke-now");
+      "yes", po::bool_switch(&yes), "confirm --revoke-now")(
+      "server", po::value(&server), "check the new keys' records on this DNS server (ADDR[:PORT])")(
+      "force", po::bool_switch(&force), "schedule even if the new keys' records are not visible in DNS");
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "A new standby key is generated for every algorithm that rotated.\n"))
@@ -128,6 +132,18 @@ int key_rotate(const std::vector<std::string>& args) {
   if (!s) return fail("key rotate", s.error().message);
   auto plan = keystore::plan_rotation(ctx->manifest, *s, req, ctx->now);
   if (!plan) return fail("key rotate", plan.error().message);
+  // Switching to a key whose record receivers cannot find breaks all mail
+  // (DOMAIN.md): each key about to sign must be visible and match, unless forced.
+  if (!force) {
+    keystore::DnsTxtLookup dns(server);
+    for (std::size_t i = 0; i < ctx->manifest.keys.size(); ++i) {
+      if (ctx->manifest.keys[i].active_from || !plan->manifest.keys[i].active_from) continue;
+      const DnsFinding f = check_one(*ctx, plan->manifest.keys[i], dns);
+      if (f.severity == "error") {
+        return fail("key rotate", f.name + ": " + f.message + "; publish it (signet dns records), wait, or use --force");
+      }
+    }
+  }
   // The next standby for every algorithm that moved: emergency readiness.
   std::vector<keystore::KeyEntry> made;
   std::vector<std::string> records;

@@ -19,6 +19,7 @@
 #include "conf/config.h"
 #include "keystore/manifest.h"
 #include "signer/result.h"
+#include "signer/verifier.h"
 
 namespace signet::tools {
 
@@ -43,6 +44,14 @@ class KeySetContext {
   KeySetContext() = default;
   int lock_fd_ = -1;
 };
+
+// The key set's published selectors compared with DNS (signet dns check,
+// signet key rotate, signet audit): severity ok | warning | error.
+struct DnsFinding {
+  std::string severity, name, stream, message;
+};
+std::vector<DnsFinding> check_published(const KeySetContext& ctx, KeyLookup& dns);
+DnsFinding check_one(const KeySetContext& ctx, const keystore::KeyEntry& k, KeyLookup& dns);
 
 // Overwrites a private-key file with zeros, syncs, and removes it: retiring
 // destroys the key; the register row stays.

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""signet dns check and the rotate gate against a real DNS server (dnsmasq on
+127.0.0.1, started and stopped here, serving what each case says).
+
+usage: test_dns_check.py --signet PATH --work DIR
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postfix_harness import free_port  # noqa: E402
+
+DAY = 86400
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--signet", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    keys = os.path.join(a.work, "keys")
+    os.makedirs(keys, mode=0o700)
+    conf = os.path.join(a.work, "signet.conf")
+    with open(conf, "w") as f:
+        f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = ops\n" % keys)
+    passed = failed = 0
+
+    def check(ok, what, detail=""):
+        nonlocal passed, failed
+        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:600]), flush=True)
+        passed += bool(ok)
+        failed += not ok
+
+    def signet(args, now):
+        p = subprocess.run([a.signet] + args + ["--config", conf, "--now", iso(now)], capture_output=True, text=True)
+        return p.returncode, p.stdout, p.stderr
+
+    T0 = 1795687200
+    for alg in ("rsa", "ed25519"):
+        signet(["key", "new", "--stream", "tx", "--algorithm", alg], T0)
+    T1, T2 = T0 + 2 * 3600, T0 + 2 * 3600 + DAY
+    signet(["key", "rotate", "--stream", "tx", "--force"], T1)
+    signet(["key", "rotate", "--stream", "tx", "--force"], T2)
+    T3 = T2 + 15 * DAY
+    rc, out, err = signet(["key", "retire"], T3)
+    check(rc == 0 and out.count("retired") == 2, "set up: 2 retired, 2 active, 2 standby", out + err)
+    records = json.loads(signet(["dns", "records", "--format", "json"], T3)[1])
+
+    port = free_port()
+    state = {"proc": None}
+
+    def serve(recs, extra_lines=()):
+        if state["proc"]:
+            state["proc"].send_signal(signal.SIGTERM)
+            state["proc"].wait()
+        lines = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=127.0.0.1", "port=%d" % port,
+                 "local=/example.com/"]
+        for r in recs:
+            v = r["value"]
+            parts = ",".join('"%s"' % v[i:i + 255] for i in range(0, max(len(v), 1), 255))
+            lines.append("txt-record=%s,%s" % (r["name"].rstrip("."), parts))
+        lines += list(extra_lines)
+        path = os.path.join(a.work, "dnsmasq.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        state["proc"] = subprocess.Popen(["dnsmasq", "--no-daemon", "--conf-file=" + path,
+                                          "--log-facility=" + os.path.join(a.work, "dnsmasq.log")])
+        time.sleep(0.3)
+
+    def dns_check():
+        return signet(["dns", "check", "--server", "127.0.0.1:%d" % port], T3)
+
+    try:
+        serve(records)
+        rc, out, err = dns_check()
+        check(rc == 0 and out.count("ok ") == 6 and "retired, p= empty" in out, "all six records as the key set says", out + err)
+
+        standby = [r for r in records if r["state"] == "standby"]
+        active = [r for r in records if r["state"] == "active"]
+        retired = [r for r in records if r["state"] == "retired"]
+        serve([r for r in records if r is not standby[0]])
+        rc, out, _ = dns_check()
+        check(rc == 1 and "missing" in out, "a missing record is an error", out)
+
+        wrong = dict(active[0], value=active[0]["value"].replace("p=", "p=AAAA", 1))
+        serve([wrong] + [r for r in records if r is not active[0]])
+        rc, out, _ = dns_check()
+        check(rc == 1 and ("does not match" in out or "does not parse" in out), "a mismatched p= is an error", out)
+
+        testing = dict(active[1], value=active[1]["value"].replace("v=DKIM1; ", "v=DKIM1; t=y; ", 1))
+        serve([testing] + [r for r in records if r is not active[1]])
+        rc, out, _ = dns_check()
+        check("t=y (testing) is published" in out, "t=y is reported", out)
+
+        still = dict(retired[0], value=active[1]["value"])
+        serve([still] + [r for r in records if r is not retired[0]])
+        rc, out, _ = dns_check()
+        check(rc == 1 and "retired selector still publishes a key" in out, "a retired selector with a key is an error", out)
+
+        rsa = [r for r in records if r["state"] == "active" and "k=rsa" in r["value"]][0]
+        v = rsa["value"]
+        split = ['txt-record=%s,"%s"' % (rsa["name"].rstrip("."), v[:200]),
+                 'txt-record=%s,"%s"' % (rsa["name"].rstrip("."), v[200:])]
+        serve([r for r in records if r is not rsa], split)
+        rc, out, _ = dns_check()
+        check(rc == 1 and ("separate records" in out or "does not parse" in out), "a record split into separate records", out)
+
+        # The rotate gate: the standby keys are visible -> the rotation goes through.
+        serve(records)
+        before = open(os.path.join(keys, "manifest")).read()
+        rc, out, err = signet(["key", "rotate", "--stream", "tx", "--server", "127.0.0.1:%d" % port], T3)
+        check(rc == 0, "rotate to keys whose records are visible", err)
+        # The new standby keys are not in DNS: the next rotation is refused, nothing changes.
+        before = open(os.path.join(keys, "manifest")).read()
+        rc, out, err = signet(["key", "rotate", "--stream", "tx", "--server", "127.0.0.1:%d" % port], T3 + DAY)
+        check(rc == 2 and "missing" in err and "--force" in err and open(os.path.join(keys, "manifest")).read() == before,
+              "rotate to a key whose record is not visible is refused, nothing changed", err)
+        rc, out, err = signet(["key", "rotate", "--stream", "tx", "--force"], T3 + DAY)
+        check(rc == 0, "--force overrides the gate", err)
+    finally:
+        if state["proc"]:
+            state["proc"].send_signal(signal.SIGTERM)
+            state["proc"].wait()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
