@@ -75,8 +75,9 @@ std::string next_selector(const std::string& tmpl, const std::string& stream, Al
   return name;
 }
 
-Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now) {
-  std::set<std::string> taken;  // the register: every selector ever used for this domain
+Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
+                              const std::set<std::string>& also_taken) {
+  std::set<std::string> taken = also_taken;  // the register: every selector ever used for this domain
   for (const KeyEntry& k : m.keys) {
     if (k.domain == s.domain) taken.insert(k.selector);
   }

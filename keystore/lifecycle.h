@@ -53,7 +53,9 @@ KeyState state_of(const KeyEntry& k, std::int64_t now);
 std::string next_selector(const std::string& tmpl, const std::string& stream, Algorithm a, int bits,
                           std::int64_t now, const std::set<std::string>& taken);
 
-Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now);
+// also_taken: names used outside the manifest (delegated selectors).
+Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
+                              const std::set<std::string>& also_taken = {});
 
 struct RotationRequest {
   std::optional<std::int64_t> at;

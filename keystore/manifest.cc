@@ -213,10 +213,9 @@ std::string format_manifest(const Manifest& m) {
   return out;
 }
 
-Status write_manifest(const std::string& dir, const Manifest& m) {
-  const std::string text = format_manifest(m);
-  const std::string final_path = dir + "/" + kManifestName;
-  const std::string tmp = dir + "/." + kManifestName + ".tmp." + std::to_string(::getpid());
+Status write_file_atomic(const std::string& dir, const std::string& name, std::string_view text) {
+  const std::string final_path = dir + "/" + name;
+  const std::string tmp = dir + "/." + name + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return permanent_error("cannot write " + tmp + ": " + std::strerror(errno));
   Status st = write_all(fd, text);
@@ -225,7 +224,7 @@ Status write_manifest(const std::string& dir, const Manifest& m) {
   if (st && ::rename(tmp.c_str(), final_path.c_str()) != 0) st = permanent_error(std::string("rename: ") + std::strerror(errno));
   if (!st) {
     ::unlink(tmp.c_str());
-    return permanent_error("writing " + final_path + " failed (" + st.error().message + "); the key set is unchanged");
+    return permanent_error("writing " + final_path + " failed (" + st.error().message + "); it is unchanged");
   }
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -233,6 +232,50 @@ Status write_manifest(const std::string& dir, const Manifest& m) {
     ::close(dfd);
   }
   return Ok{};
+}
+
+Status write_manifest(const std::string& dir, const Manifest& m) {
+  return write_file_atomic(dir, kManifestName, format_manifest(m));
+}
+
+Result<std::vector<Delegated>> read_delegated(const std::string& dir) {
+  const std::string path = dir + "/" + kDelegatedName;
+  std::ifstream in(path, std::ios::binary);
+  std::vector<Delegated> out;
+  if (!in) return out;
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string_view l = trim(line);
+    if (l.empty() || l.front() == '#') continue;
+    if (l == "[delegated]") {
+      out.emplace_back();
+      continue;
+    }
+    const std::size_t eq = l.find('=');
+    if (out.empty() || eq == std::string_view::npos) {
+      return permanent_error(path + ":" + std::to_string(line_no) + ": expected [delegated] blocks of name = value");
+    }
+    const std::string k(trim(l.substr(0, eq))), v(trim(l.substr(eq + 1)));
+    Delegated& d = out.back();
+    if (k == "domain") d.domain = v;
+    else if (k == "selector") d.selector = v;
+    else if (k == "target") d.target = v;
+    else if (k == "owner") d.owner = v;
+    else if (k == "added" && parse_time(v)) d.added = *parse_time(v);
+    else return permanent_error(path + ":" + std::to_string(line_no) + ": unknown option " + k);
+  }
+  return out;
+}
+
+Status write_delegated(const std::string& dir, const std::vector<Delegated>& list) {
+  std::string text = "# signet: selectors a vendor signs for (CNAME to its record); register rows, no keys here.\n";
+  for (const Delegated& d : list) {
+    text += "\n[delegated]\ndomain = " + d.domain + "\nselector = " + d.selector + "\ntarget = " + d.target +
+            "\nowner = " + d.owner + "\nadded = " + format_time(d.added) + "\n";
+  }
+  return write_file_atomic(dir, kDelegatedName, text);
 }
 
 Result<std::vector<KeySpec>> specs_from_manifest(const std::string& dir) {

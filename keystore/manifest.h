@@ -62,6 +62,26 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path);
 std::string format_manifest(const Manifest& m);
 Status write_manifest(const std::string& dir, const Manifest& m);
 
+// Atomic replace of DIR/NAME: temp file, fsync, rename, fsync of DIR.
+Status write_file_atomic(const std::string& dir, const std::string& name, std::string_view text);
+
+// Delegated selectors: a vendor signs for one of our domains and we publish
+// a CNAME to its record (DIR/delegated, same style as the manifest). They are
+// in the register and count as used names, but have no key here.
+//   [delegated]
+//   domain = example.com
+//   selector = esp1
+//   target = esp1.dkim.vendor.example
+//   owner = marketing
+//   added = 2026-11-26T10:00:00Z
+struct Delegated {
+  std::string domain, selector, target, owner;
+  std::int64_t added = 0;
+};
+inline constexpr const char* kDelegatedName = "delegated";
+Result<std::vector<Delegated>> read_delegated(const std::string& dir);
+Status write_delegated(const std::string& dir, const std::vector<Delegated>& d);
+
 // The manifest in `dir` as KeySpecs (keystore/snapshot.h), its windows
 // checked: created <= published-at <= active-from < active-until <= retire-at,
 // RSA of at least 1024 bits. No manifest file: an empty list. Fails with

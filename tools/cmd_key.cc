@@ -64,7 +64,7 @@ int key_new(const std::vector<std::string>& args) {
   if (!ctx) return fail("key new", ctx.error().message);
   auto s = ctx->stream(stream);
   if (!s) return fail("key new", s.error().message);
-  auto entry = keystore::plan_new_key(ctx->manifest, *s, a, bits, ctx->now);
+  auto entry = keystore::plan_new_key(ctx->manifest, *s, a, bits, ctx->now, ctx->delegated_names(s->domain));
   if (!entry) return fail("key new", entry.error().message);
   auto record = create_key_file(*ctx, *entry);
   if (!record) return fail("key new", record.error().message);
@@ -152,7 +152,7 @@ int key_rotate(const std::vector<std::string>& args) {
     for (const auto& k : ctx->manifest.keys) {
       if (k.stream == stream && k.algorithm == a) bits = k.bits;  // keep the stream's size
     }
-    auto e = keystore::plan_new_key(plan->manifest, *s, a, bits, ctx->now);
+    auto e = keystore::plan_new_key(plan->manifest, *s, a, bits, ctx->now, ctx->delegated_names(s->domain));
     if (!e) return remove_files(*ctx, made), fail("key rotate", e.error().message);
     auto rec = create_key_file(*ctx, *e);
     if (!rec) return remove_files(*ctx, made), fail("key rotate", rec.error().message);

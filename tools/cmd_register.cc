@@ -14,7 +14,38 @@ namespace signet::tools {
 
 std::string json_string(std::string_view s);
 
+namespace {
+
+int add_delegated(const std::vector<std::string>& args) {
+  po::options_description desc("signet register add-delegated --domain D --selector S --target HOST --owner O");
+  keystore::Delegated d;
+  desc.add_options()("help,h", "show this help")("domain", po::value(&d.domain), "our domain")(
+      "selector", po::value(&d.selector), "the selector the vendor signs with")(
+      "target", po::value(&d.target), "where our CNAME points (the vendor's record)")("owner", po::value(&d.owner), "who answers for it");
+  KeySetContext::add_options(desc);
+  po::variables_map vm;
+  if (!parse_args(desc, args, vm, "")) return kExitOk;
+  if (!valid_dns_name(d.domain) || !valid_dns_name(d.selector) || !valid_dns_name(d.target)) {
+    return fail("register add-delegated", "--domain, --selector and --target must be DNS names");
+  }
+  if (d.owner.empty()) return fail("register add-delegated", "--owner is required: every selector has an owner");
+  auto ctx = KeySetContext::open(vm, true);
+  if (!ctx) return fail("register add-delegated", ctx.error().message);
+  bool used = ctx->delegated_names(d.domain).count(d.selector) > 0;
+  for (const auto& k : ctx->manifest.keys) used |= k.domain == d.domain && k.selector == d.selector;
+  if (used) return fail("register add-delegated", d.selector + " of " + d.domain + " is already in the register: selectors are never reused");
+  d.added = ctx->now;
+  auto next = ctx->delegated;
+  next.push_back(d);
+  if (Status st = keystore::write_delegated(ctx->dir, next); !st) return fail("register add-delegated", st.error().message);
+  fmt::print("{}._domainkey.{}: delegated to {} (owner {})\n", d.selector, d.domain, d.target, d.owner);
+  return kExitOk;
+}
+
+}  // namespace
+
 int register_main(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "add-delegated") return add_delegated(std::vector<std::string>(args.begin() + 1, args.end()));
   po::options_description desc("signet register [--format table|csv|json]");
   std::string format = "table";
   desc.add_options()("help,h", "show this help")("format", po::value(&format), "table (default), csv or json");
@@ -38,6 +69,10 @@ int register_main(const std::vector<std::string>& args) {
     rows.push_back({k.stream, k.domain, k.selector, std::string(key_type_name(k.algorithm)), std::to_string(k.bits),
                     k.owner, std::string(keystore::state_name(state)), keystore::format_time(k.created), t(k.active_from),
                     t(k.retire_at), t(k.retired_at), due});
+  }
+  for (const auto& d : ctx->delegated) {
+    rows.push_back({"(delegated: " + d.target + ")", d.domain, d.selector, "-", "-", d.owner, "delegated",
+                    keystore::format_time(d.added), "", "", "", ""});
   }
   if (format == "csv") {
     auto csv = [](const std::string& v) {

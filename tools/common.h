@@ -46,5 +46,6 @@ int key_main(const std::vector<std::string>& args);
 int dns_main(const std::vector<std::string>& args);
 int register_main(const std::vector<std::string>& args);
 int inspect_main(const std::vector<std::string>& args);
+int audit_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools

@@ -58,11 +58,27 @@ Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, bool lock
     if (!m) return m.error();
     ctx.manifest = std::move(m.value());
   }
+  auto d = keystore::read_delegated(ctx.dir);
+  if (!d) return d.error();
+  ctx.delegated = std::move(d.value());
   return ctx;
 }
 
+std::set<std::string> KeySetContext::delegated_names(const std::string& domain) const {
+  std::set<std::string> out;
+  for (const auto& d : delegated) {
+    if (d.domain == domain) out.insert(d.selector);
+  }
+  return out;
+}
+
 KeySetContext::KeySetContext(KeySetContext&& o) noexcept
-    : config(std::move(o.config)), dir(std::move(o.dir)), now(o.now), manifest(std::move(o.manifest)), lock_fd_(o.lock_fd_) {
+    : config(std::move(o.config)),
+      dir(std::move(o.dir)),
+      now(o.now),
+      manifest(std::move(o.manifest)),
+      delegated(std::move(o.delegated)),
+      lock_fd_(o.lock_fd_) {
   o.lock_fd_ = -1;
 }
 

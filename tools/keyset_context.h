@@ -14,7 +14,9 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "conf/config.h"
 #include "keystore/manifest.h"
@@ -39,6 +41,10 @@ class KeySetContext {
   std::string dir;
   std::int64_t now = 0;
   keystore::Manifest manifest;
+  std::vector<keystore::Delegated> delegated;
+
+  // Selectors of `domain` used by delegated entries (never reusable either).
+  std::set<std::string> delegated_names(const std::string& domain) const;
 
  private:
   KeySetContext() = default;

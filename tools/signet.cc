@@ -67,6 +67,7 @@ constexpr const char* kUsage =
     "  key      the key lifecycle: new (standby), list, rotate (scheduled/--emergency/--revoke-now), retire\n"
     "  dns      records: every published selector's TXT record (zone, nsupdate or json)\n"
     "  register the inventory of every selector ever used (table, csv or json)\n"
+    "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS), for cron and CI\n"
     "  inspect  read a DNS key record, a DKIM-Signature, or a whole message, and say what is wrong\n"
     "\n"
     "`signet COMMAND --help` shows a command's options.\n";
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   if (cmd == "dns") run = dns_main;
   if (cmd == "register") run = register_main;
   if (cmd == "inspect") run = inspect_main;
+  if (cmd == "audit") run = audit_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

@@ -129,6 +129,48 @@ def main():
               "rotate to a key whose record is not visible is refused, nothing changed", err)
         rc, out, err = signet(["key", "rotate", "--stream", "tx", "--force"], T3 + DAY)
         check(rc == 0, "--force overrides the gate", err)
+
+        # signet audit, with the DNS as the key set says it should be.
+        T = T3 + DAY
+        records = json.loads(signet(["dns", "records", "--format", "json"], T)[1])
+        serve(records)
+        srv = ["--server", "127.0.0.1:%d" % port]
+        rc, out, err = signet(["audit"] + srv, T)
+        check(rc == 0 and out.strip() == "no findings", "audit of a healthy key set: no findings", out + err)
+        rc, out, err = signet(["register", "add-delegated", "--domain", "example.com", "--selector", "esp1",
+                               "--target", "esp1.dkim.vendor.example", "--owner", "marketing"], T)
+        check(rc == 0, "register add-delegated", err)
+        rc, out, err = signet(["register", "add-delegated", "--domain", "example.com", "--selector",
+                               records[0]["selector"], "--target", "x.vendor.example", "--owner", "m"], T)
+        check(rc == 2 and "never reused" in err, "a delegated selector cannot take a used name", err)
+        rc, out, _ = signet(["register", "--format", "csv"], T)
+        check("esp1" in out and "delegated" in out, "the register lists the delegated selector", out)
+        rc, out, _ = signet(["audit"] + srv, T)
+        check(rc == 1 and "delegated esp1._domainkey.example.com" in out, "audit: a delegated selector that does not resolve", out)
+        serve(records + [{"name": "esp1._domainkey.example.com.", "value": "v=DKIM1; k=rsa; p=MIIBvendor"}])
+        rc, out, _ = signet(["audit"] + srv, T)
+        check(rc == 0 and "esp1" not in out, "audit: the delegated selector resolves again", out)
+        rc, out, _ = signet(["audit", "--no-dns"], T + 200 * DAY)
+        check(rc == 0 and "rotation overdue" in out and "warning" in out, "audit: rotation overdue is a warning", out)
+        rc, out, _ = signet(["audit", "--no-dns", "--fail-on", "warning"], T + 200 * DAY)
+        check(rc == 1, "audit --fail-on warning exits 1 on it", out)
+        rc, out, _ = signet(["audit", "--no-dns"], T + 260 * DAY)
+        check(rc == 1 and "error" in out and "rotation overdue" in out, "audit: a month overdue is an error", out)
+        rc, out, _ = signet(["audit", "--no-dns"], T + 20 * DAY)
+        check("draining past its window" in out, "audit: a drained key not yet retired", out)
+        with open(conf, "a") as f:
+            f.write("[stream.mkt]\ndomain = example.com\n")
+        rc, out, _ = signet(["audit", "--no-dns"], T)
+        check(rc == 1 and "mkt: no key signs this stream now" in out, "audit: a stream with no key", out)
+        signet(["key", "new", "--stream", "mkt", "--algorithm", "rsa", "--bits", "1024", "--allow-weak"], T)
+        signet(["key", "rotate", "--stream", "mkt", "--force"], T)
+        standby_mkt = [r for r in json.loads(signet(["register", "--format", "json"], T)[1])
+                       if r["stream"] == "mkt" and r["state"] == "standby"]
+        signet(["key", "retire", "--selector", standby_mkt[0]["selector"]], T)
+        rc, out, _ = signet(["audit", "--no-dns"], T + 2 * 3600)  # after the 1 h propagation delay: active
+        check("1024-bit RSA key: shorter than 2048" in out, "audit: a key under 2048 bits", out)
+        check("mkt: no rsa standby key" in out, "audit: no standby key (no emergency readiness)", out)
+        check("no owner" in out, "audit: a key without an owner", out)
     finally:
         if state["proc"]:
             state["proc"].send_signal(signal.SIGTERM)
