@@ -124,7 +124,7 @@ def main():
         conf = os.path.join(work, "signet.conf")
         with open(conf, "w") as f:
             f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
-                    "internal-hosts = 127.0.0.1/32\n" % (port, keydir))
+                    "internal-hosts = 127.0.0.1/32\ndns-check = false\n" % (port, keydir))
             for n in range(args.streams):
                 f.write("[stream.t%d]\ndomain = t%d.example\n" % (n, n))
             f.write("[rule.all]\nstream = t0\n")

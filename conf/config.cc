@@ -46,6 +46,9 @@ po::options_description global_options() {
       ("max-header-bytes", po::value<std::size_t>(), "bytes per header field")
       ("shutdown-timeout", po::value<int>(), "seconds SIGTERM waits for messages in flight")
       ("allow-group-readable-keys", po::value<std::string>(), "accept key files of mode 0640 (default false)")
+      ("dns-check", po::value<std::string>(), "check scheduled keys' DNS records before their cutover (default true)")
+      ("dns-server", po::value<std::string>(), "DNS server for that check (ADDR[:PORT]; default: the system resolver)")
+      ("dns-check-interval", po::value<std::string>(), "how often (default 60s)")
       ("overlap-signing", po::value<std::string>(), "after a cutover, also sign with the outgoing key this long (e.g. 1h; default off)")
       ("include", po::value<std::vector<std::string>>()->composing(), "files of [stream.*]/[rule.*] sections (glob)");
   return d;
@@ -332,6 +335,17 @@ Result<Config> load_config(int argc, const char* const* argv) {
     auto b = parse_bool(str("allow-group-readable-keys"));
     if (!b) return permanent_error(where + "allow-group-readable-keys: use true or false");
     cfg.allow_group_readable_keys = *b;
+  }
+  if (vm.count("dns-check")) {
+    auto b = parse_bool(str("dns-check"));
+    if (!b) return permanent_error(where + "dns-check: use true or false");
+    cfg.dns_check = *b;
+  }
+  if (vm.count("dns-server")) cfg.dns_server = str("dns-server");
+  if (vm.count("dns-check-interval")) {
+    auto d = parse_duration(str("dns-check-interval"));
+    if (!d) return permanent_error(where + "dns-check-interval: use a duration such as 60s");
+    cfg.dns_check_interval = static_cast<int>(*d);
   }
   if (vm.count("overlap-signing")) {
     auto d = parse_duration(str("overlap-signing"));

@@ -74,6 +74,9 @@ struct Config {
   int shutdown_timeout = 30;
   bool allow_group_readable_keys = false;
   std::int64_t overlap_signing = 0;  // seconds; 0 = off
+  bool dns_check = true;             // check scheduled keys' records before their cutover
+  std::string dns_server;            // ADDR[:PORT]; empty = the system resolver
+  int dns_check_interval = 60;       // seconds between checks
   bool check_config = false;
   std::optional<std::string> exit_early;  // --help / --version text
 

@@ -114,14 +114,20 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
 // contains now; among several, the newest. With newer_than set: the newest key
 // older than it that was active at its cutover (the outgoing key).
 const KeySnapshot::Entry* KeySnapshot::pick(std::string_view stream, Algorithm a, std::int64_t now,
-                                            const Entry* newer_than) const {
+                                            const Entry* newer_than, const std::set<std::string>* hidden,
+                                            bool draining_ok) const {
   const auto it = by_stream_.find(stream);
   if (it == by_stream_.end()) return nullptr;
   const Entry* best = nullptr;
   for (std::size_t i = it->second.first; i < it->second.second; ++i) {
     const Entry& e = keys_[i];
     if (!e.key || e.algorithm != a) continue;
-    if (newer_than) {
+    if (hidden && hidden->count(e.spec.domain + "/" + e.spec.selector)) continue;
+    if (draining_ok) {
+      // Fallback when the scheduled key is hidden: a key that has signed and
+      // whose record is still published may go on signing.
+      if (now < e.spec.active_from || (e.spec.retire_at && now >= *e.spec.retire_at)) continue;
+    } else if (newer_than) {
       const std::int64_t cut = newer_than->spec.active_from;
       if (&e == newer_than || e.spec.active_from >= cut) continue;
       if (e.spec.active_until && *e.spec.active_until < cut) continue;  // not active at the cutover
@@ -134,16 +140,33 @@ const KeySnapshot::Entry* KeySnapshot::pick(std::string_view stream, Algorithm a
   return best;
 }
 
-std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t now) const {
+std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t now,
+                                              const std::set<std::string>* hidden) const {
   std::vector<SigningKey> out;
   for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
-    const Entry* current = pick(stream, a, now, nullptr);
+    const Entry* current = pick(stream, a, now, nullptr, hidden);
+    if (!current && hidden && !hidden->empty() && pick(stream, a, now, nullptr)) {
+      current = pick(stream, a, now, nullptr, hidden, true);  // the scheduled key is not in DNS yet
+    }
     if (!current) continue;
     out.push_back(SigningKey{current->key.get(), current->spec.domain, current->spec.selector, std::nullopt});
     if (options_.overlap_signing > 0 && now < current->spec.active_from + options_.overlap_signing) {
       if (const Entry* outgoing = pick(stream, a, now, current)) {
         out.push_back(SigningKey{outgoing->key.get(), outgoing->spec.domain, outgoing->spec.selector, std::nullopt});
       }
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<SigningKey, std::int64_t>> KeySnapshot::upcoming(std::int64_t now, std::int64_t horizon) const {
+  std::vector<std::pair<SigningKey, std::int64_t>> out;
+  for (const Entry& e : keys_) {
+    if (!e.key || e.spec.active_from == std::numeric_limits<std::int64_t>::min() ||
+        e.spec.active_from == std::numeric_limits<std::int64_t>::max())
+      continue;
+    if (e.spec.active_from > now - horizon && e.spec.active_from <= now + horizon) {
+      out.emplace_back(SigningKey{e.key.get(), e.spec.domain, e.spec.selector, std::nullopt}, e.spec.active_from);
     }
   }
   return out;

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,7 +63,14 @@ class KeySnapshot {
                                                          const LoadOptions& options = {},
                                                          const KeySnapshot* previous = nullptr);
 
-  std::vector<SigningKey> keys_for(std::string_view stream, std::int64_t now) const;
+  // hidden: keys ("domain/selector") whose DNS record is not visible
+  // (milter/dns_watch.h). A hidden key does not sign; the key it replaces
+  // keeps signing while its record is still published (before retire-at).
+  std::vector<SigningKey> keys_for(std::string_view stream, std::int64_t now,
+                                   const std::set<std::string>* hidden = nullptr) const;
+  // Keys whose window starts within (now, now + horizon], and active keys
+  // that started within the last `horizon`: what the DNS watch checks.
+  std::vector<std::pair<SigningKey, std::int64_t>> upcoming(std::int64_t now, std::int64_t horizon) const;
   std::optional<std::int64_t> next_change(std::int64_t now) const;
   std::vector<std::string> gaps(std::int64_t now) const;
   std::size_t size() const { return keys_.size(); }
@@ -75,7 +83,8 @@ class KeySnapshot {
     std::shared_ptr<const PrivateKey> key;  // null for retired rows
     Sha256Digest content{};                 // of the key file, to reuse the parse on reload
   };
-  const Entry* pick(std::string_view stream, Algorithm a, std::int64_t now, const Entry* newer_than) const;
+  const Entry* pick(std::string_view stream, Algorithm a, std::int64_t now, const Entry* newer_than,
+                    const std::set<std::string>* hidden = nullptr, bool draining_ok = false) const;
 
   std::vector<Entry> keys_;  // sorted by stream
   std::map<std::string, std::pair<std::size_t, std::size_t>, std::less<>> by_stream_;  // [begin, end)

@@ -22,6 +22,7 @@
 
 #include "conf/config.h"
 #include "milter/callbacks.h"
+#include "milter/dns_watch.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
 #include "milter/reloader.h"
@@ -140,11 +141,14 @@ int main(int argc, char** argv) {
   auto reload = [&reloader] { reloader.reload("SIGHUP"); };
   if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
   if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
+  DnsWatch dns_watch(holder);
+  if (!dns_watch.start()) Log::warn("cannot start the DNS check of upcoming keys");
 
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
   stop_lifecycle();
   reloader.stop();
+  dns_watch.stop();
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   Log::info("stopped");
   return rc == MI_SUCCESS ? 0 : 1;

@@ -7,6 +7,7 @@
 
 #include "canon/header.h"
 #include "conf/values.h"
+#include "milter/dns_watch.h"
 #include "milter/log.h"
 #include "signer/message.h"
 #include "signer/signature.h"
@@ -135,7 +136,8 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
 std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_t now,
                                         std::vector<std::string>* skipped) const {
   std::vector<SigningKey> keys;
-  for (SigningKey& k : runtime_->keys->keys_for(stream.name, now)) {
+  const auto hidden = hidden_keys();  // keys whose DNS record is not visible (milter/dns_watch.h)
+  for (SigningKey& k : runtime_->keys->keys_for(stream.name, now, hidden.get())) {
     const bool ours_present = std::find(already_.begin(), already_.end(),
                                         std::make_pair(canon::to_lower(k.domain), k.selector)) != already_.end();
     if (!ours_present) {

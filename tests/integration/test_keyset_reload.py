@@ -172,7 +172,7 @@ def main():
     conf = os.path.join(args.work, "signet.conf")
     with open(conf, "w") as f:
         f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
-                "internal-hosts = 127.0.0.1/32\ntrusted-services = tx-out\nshutdown-timeout = 10\n"
+                "internal-hosts = 127.0.0.1/32\ntrusted-services = tx-out\nshutdown-timeout = 10\ndns-check = false\n"
                 "[stream.tx]\ndomain = example.com\n[rule.all]\nstream = tx\n" % (port, keydir))
     check(subprocess.run([args.milter, "--config", conf, "--check-config"], capture_output=True).returncode == 0,
           "the starting key set passes --check-config")

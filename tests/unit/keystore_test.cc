@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
@@ -287,4 +288,21 @@ TEST(KeyWindows, StandbyKeyIsLoadedButNeverSigns) {
   EXPECT_EQ(selectors(**snap, 5000), V{"cur"});
   EXPECT_EQ((*snap)->next_change(5000), std::nullopt);
   EXPECT_TRUE((*snap)->gaps(5000).empty());
+}
+
+TEST(KeyWindows, HiddenNextKeyLeavesTheCurrentOneSigningWhileItsRecordIsPublished) {
+  KeyDir d;
+  auto a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);  // retire-at 3000
+  auto snap = d.load(Manifest{{a, d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
+  ASSERT_TRUE(snap.ok());
+  const std::set<std::string> hidden = {"example.com/b"};
+  EXPECT_EQ(selectors(**snap, 1999), V{"a"});
+  std::vector<std::string> at_cut;
+  for (const auto& k : (*snap)->keys_for("tx", 2000, &hidden)) at_cut.push_back(k.selector);
+  EXPECT_EQ(at_cut, V{"a"});  // b is not in DNS: a goes on
+  EXPECT_TRUE((*snap)->keys_for("tx", 3000, &hidden).empty());  // a's record is gone: nothing signs
+  EXPECT_EQ(selectors(**snap, 2000), V{"b"});                    // nothing hidden: b
+  const auto up = (*snap)->upcoming(1700, 600);  // (1100, 2300]: b starts in it, a started before
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].first.selector, "b");
 }
