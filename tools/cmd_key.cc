@@ -144,6 +144,15 @@ int key_rotate(const std::vector<std::string>& args) {
       }
     }
   }
+  // Drained keys of this stream retire in the same change (DOMAIN.md step 4).
+  std::vector<std::string> drained;
+  for (std::size_t i : keystore::due_for_retirement(plan->manifest, ctx->now)) {
+    keystore::KeyEntry& k = plan->manifest.keys[i];
+    if (k.stream != stream) continue;
+    k.retired_at = ctx->now;
+    drained.push_back(k.file);
+    plan->changes.push_back(k.selector + ": drained, retired (record now p= empty, private key destroyed)");
+  }
   // The next standby for every algorithm that moved: emergency readiness.
   std::vector<keystore::KeyEntry> made;
   std::vector<std::string> records;
@@ -165,6 +174,9 @@ int key_rotate(const std::vector<std::string>& args) {
     return fail("key rotate", st.error().message + " (nothing changed)");
   }
   for (const std::string& f : plan->revoked_files) {
+    if (Status st = destroy_key_file(ctx->dir + "/" + f); !st) fmt::print(stderr, "warning: {}\n", st.error().message);
+  }
+  for (const std::string& f : drained) {
     if (Status st = destroy_key_file(ctx->dir + "/" + f); !st) fmt::print(stderr, "warning: {}\n", st.error().message);
   }
   for (const auto& c : plan->changes) fmt::print("{}\n", c);

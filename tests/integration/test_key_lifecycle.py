@@ -158,6 +158,21 @@ def main():
     def by_alg(pairs):  # rsa first, as the daemon orders them
         return [k for a, k in sorted(pairs, key=lambda p: p[0] != "rsa")]
 
+    # 4b. a rotation also retires the stream's drained keys
+    T3b = T3 + 16 * DAY
+    rc, out, err = r.signet_cmd(["key", "rotate", "--stream", "tx"], T3b)
+    st = r.states(T3b)
+    drained_before = [k for k, v in r.states(T3b - 1).items() if v["state"] == "retire-due"]
+    r.check(rc == 0, "rotation at T3b", err)
+    T4pre = T3b + 15 * DAY
+    due = [k for k, v in r.states(T4pre).items() if v["state"] == "retire-due"]
+    rc, out, err = r.signet_cmd(["key", "rotate", "--stream", "tx"], T4pre)
+    st = r.states(T4pre)
+    r.check(rc == 0 and due and all(st[k]["state"] == "retired" for k in due) and "drained, retired" in out
+            and not any(os.path.exists(os.path.join(r.keys, "example.com", k + ".key")) for k in due),
+            "key rotate retires the stream's drained keys in the same change", (due, out, err))
+    T3 = T4pre
+
     # 5. the next rotation, then an emergency one
     T4 = T3 + 10 * DAY
     nxt = by_alg(standby(T4))
