@@ -8,19 +8,15 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postfix_harness import free_port  # noqa: E402
+from testkit import Checks, Dnsmasq, iso  # noqa: E402
 
 DAY = 86400
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def main():
@@ -35,13 +31,8 @@ def main():
     conf = os.path.join(a.work, "signet.conf")
     with open(conf, "w") as f:
         f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = ops\n" % keys)
-    passed = failed = 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:600]), flush=True)
-        passed += bool(ok)
-        failed += not ok
+    checks = Checks()
+    check = checks.check
 
     def signet(args, now):
         p = subprocess.run([a.signet] + args + ["--config", conf, "--now", iso(now)], capture_output=True, text=True)
@@ -59,25 +50,10 @@ def main():
     records = json.loads(signet(["dns", "records", "--format", "json"], T3)[1])
 
     port = free_port()
-    state = {"proc": None}
+    dns = Dnsmasq(a.work, port)
 
     def serve(recs, extra_lines=()):
-        if state["proc"]:
-            state["proc"].send_signal(signal.SIGTERM)
-            state["proc"].wait()
-        lines = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=127.0.0.1", "port=%d" % port,
-                 "local=/example.com/"]
-        for r in recs:
-            v = r["value"]
-            parts = ",".join('"%s"' % v[i:i + 255] for i in range(0, max(len(v), 1), 255))
-            lines.append("txt-record=%s,%s" % (r["name"].rstrip("."), parts))
-        lines += list(extra_lines)
-        path = os.path.join(a.work, "dnsmasq.conf")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        state["proc"] = subprocess.Popen(["dnsmasq", "--no-daemon", "--conf-file=" + path,
-                                          "--log-facility=" + os.path.join(a.work, "dnsmasq.log")])
-        time.sleep(0.3)
+        dns.serve([(r["name"], r["value"]) for r in recs], extra_lines)
 
     def dns_check():
         return signet(["dns", "check", "--server", "127.0.0.1:%d" % port], T3)
@@ -172,11 +148,8 @@ def main():
         check("mkt: no rsa standby key" in out, "audit: no standby key (no emergency readiness)", out)
         check("no owner" in out, "audit: a key without an owner", out)
     finally:
-        if state["proc"]:
-            state["proc"].send_signal(signal.SIGTERM)
-            state["proc"].wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        dns.stop()
+    return checks.finish()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from milter_client import MilterClient  # noqa: E402
 from postfix_harness import free_port  # noqa: E402
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+from testkit import Checks, Dnsmasq, iso  # noqa: E402
 
 
 def main():
@@ -33,13 +30,8 @@ def main():
     shutil.rmtree(a.work, ignore_errors=True)
     keys = os.path.join(a.work, "keys")
     os.makedirs(os.path.join(keys, "example.com"), mode=0o700)
-    passed = failed = 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:600]), flush=True)
-        passed += bool(ok)
-        failed += not ok
+    checks = Checks()
+    check = checks.check
 
     now = int(time.time())
     cut = now + 8
@@ -55,20 +47,10 @@ def main():
                     "active-until = %s\nretire-at = %s\n\n" % (sel, sel, iso(now - 200), iso(now - 200), iso(frm),
                                                                 iso(until) if until else "", iso(retire) if retire else ""))
     dns_port, milter_port = free_port(), free_port()
-    state = {"dns": None}
+    dns = Dnsmasq(a.work, dns_port)
 
     def serve(names):
-        if state["dns"]:
-            state["dns"].send_signal(signal.SIGTERM)
-            state["dns"].wait()
-        conf = os.path.join(a.work, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("no-resolv\nno-hosts\nbind-interfaces\nlisten-address=127.0.0.1\nport=%d\nlocal=/example.com/\n" % dns_port)
-            for n in names:
-                f.write('txt-record=%s._domainkey.example.com,"%s"\n' % (n, records[n]))
-        state["dns"] = subprocess.Popen(["dnsmasq", "--no-daemon", "--conf-file=" + conf,
-                                         "--log-facility=" + os.path.join(a.work, "dnsmasq.log")])
-        time.sleep(0.3)
+        dns.serve([("%s._domainkey.example.com" % n, records[n]) for n in names])
 
     def sign(qid):
         c = MilterClient("127.0.0.1", milter_port)
@@ -107,10 +89,8 @@ def main():
     finally:
         milter.send_signal(signal.SIGTERM)
         milter.wait(timeout=30)
-        state["dns"].send_signal(signal.SIGTERM)
-        state["dns"].wait()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        dns.stop()
+    return checks.finish()
 
 
 if __name__ == "__main__":

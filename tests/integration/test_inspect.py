@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testkit import Checks  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -20,17 +23,12 @@ def main():
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
-    passed = failed = 0
+    checks = Checks()
+    check = checks.check
 
     def run(args, stdin=None):
         p = subprocess.run([a.signet, "inspect"] + args, input=stdin, capture_output=True)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:500]))
-        passed += bool(ok)
-        failed += not ok
 
     def spki(bits):
         key = os.path.join(a.work, "rsa%d.pem" % bits)
@@ -87,8 +85,7 @@ def main():
         check(rc == 2 and err.count("\n") == 1, "bad input: " + what, (rc, err))
     rc, out, err = run(["message"], stdin=b"\x00\x01garbage without colon\r\n")
     check(rc == 2 and err.count("\n") == 1, "bad input: garbage message", (rc, err))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":

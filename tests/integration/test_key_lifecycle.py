@@ -17,26 +17,19 @@ import subprocess
 import sys
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testkit import Checks, iso  # noqa: E402
+
 DAY = 86400
 
 
-def iso(t):
-    import time
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-class Run:
+class Run(Checks):
     def __init__(self, signet, work):
+        super().__init__()
         self.signet = signet
         self.work = work
         self.keys = os.path.join(work, "keys")
         self.conf = os.path.join(work, "signet.conf")
-        self.passed = self.failed = 0
-
-    def check(self, ok, what, detail=""):
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:600]), flush=True)
-        self.passed += ok
-        self.failed += not ok
 
     def signet_cmd(self, args, now, stdin=None):
         if args[:2] == ["key", "rotate"]:
@@ -231,8 +224,7 @@ def main():
     r.check(table.startswith("stream") and csv.splitlines()[0].startswith("stream,domain,selector"),
             "register as table and csv")
 
-    print("%d passed, %d failed" % (r.passed, r.failed))
-    return 1 if r.failed else 0
+    return r.finish()
 
 
 if __name__ == "__main__":

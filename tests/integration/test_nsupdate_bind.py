@@ -18,12 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postfix_harness import free_port  # noqa: E402
+from testkit import Checks, iso  # noqa: E402
 
 DAY = 86400
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def main():
@@ -39,13 +36,8 @@ def main():
     conf = os.path.join(a.work, "signet.conf")
     with open(conf, "w") as f:
         f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = ops\n" % keys)
-    passed = failed = 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else "  " + str(detail)[:800]), flush=True)
-        passed += bool(ok)
-        failed += not ok
+    checks = Checks()
+    check = checks.check
 
     def signet(args, now):
         p = subprocess.run([a.signet] + args + ["--config", conf, "--now", iso(now)], capture_output=True, text=True)
@@ -98,8 +90,7 @@ def main():
     finally:
         named.send_signal(signal.SIGTERM)
         named.wait(timeout=30)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":
