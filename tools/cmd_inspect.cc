@@ -140,11 +140,20 @@ Result<Report> inspect_signature(std::string_view value, const std::vector<std::
       if (in_h < 2) r.findings.push_back({"warning", std::string(name) + " is listed " + std::to_string(in_h) + "x in h=: not oversigned unless the message lacks it"});
     }
   }
-  std::optional<long long> t, x;
-  if (tag("t")) t = std::stoll("0" + strip_fws(tag("t")->value));
-  if (tag("x")) x = std::stoll("0" + strip_fws(tag("x")->value));
-  if (!t) r.findings.push_back({"warning", "no t=: the signing time is unknown (replays cannot be dated)"});
-  if (!x) {
+  // t= and x= are decimal Unix times (RFC 6376 §3.5, at most 12 digits).
+  auto number = [&](const char* name) -> std::optional<long long> {
+    const Tag* tg = tag(name);
+    if (!tg) return std::nullopt;
+    const std::string v = strip_fws(tg->value);
+    if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos) {
+      r.findings.push_back({"error", std::string(name) + "=" + v.substr(0, 20) + " is not a timestamp: verifiers reject the signature"});
+      return std::nullopt;
+    }
+    return std::stoll(v);
+  };
+  const std::optional<long long> t = number("t"), x = number("x");
+  if (!tag("t")) r.findings.push_back({"warning", "no t=: the signing time is unknown (replays cannot be dated)"});
+  if (!tag("x")) {
     r.findings.push_back({"info", "no x=: the signature never expires (replay mitigation: a few days)"});
   } else if (t && *x - *t < 86400) {
     r.findings.push_back({"warning", "x= is less than a day after t=: queued or greylisted mail will fail"});

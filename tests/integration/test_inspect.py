@@ -61,6 +61,9 @@ def main():
         check(text in out, "signature finding: " + what, out)
     rc, out, _ = run(["signature", "v=1; a=rsa-sha256; d=example.com; s=s; t=100; x=3600; h=from:from; bh=AA; b=AA"])
     check("less than a day" in out, "x= too short for queued mail", out)
+    rc, out, _ = run(["signature", "v=1; a=rsa-sha256; d=example.com; s=s; t=12x; x=99999999999999999999; h=from; bh=AA; b=AA"])
+    check(rc == 0 and "t=12x is not a timestamp" in out and "x=" in out and "is not a timestamp" in out,
+          "malformed t= and x= are findings, not crashes", out)
 
     msg = os.path.join(a.work, "m.eml")
     with open(msg, "wb") as f:
