@@ -141,6 +141,35 @@ def main():
         print("cold load (config + manifest + %d keys parsed): %.2f s; resident memory %.0f MB"
               % (2 * args.streams, cold, rss), flush=True)
 
+        def sighup_reload(seen_lines):
+            milter.send_signal(signal.SIGHUP)
+            line, seen_lines = wait_for_line(log, r"SIGHUP: reload", after=seen_lines)
+            m = re.search(r"\((\d+) parsed\) in (\d+) ms", line)
+            return int(m.group(2)), int(m.group(1)), seen_lines
+
+        # Time to reload, nothing else running: the manifest rewritten (keys
+        # unchanged), then every key file replaced by keys not in the snapshot.
+        idle = {}
+        rev = 100
+        for kind in ("unchanged", "unchanged", "all new"):
+            rev += 1
+            if kind == "all new":
+                write_keys(1)
+                time.sleep(0.5)  # let an inotify-triggered reload pass, then wait it out
+                _, seen = wait_for_line(log, r"changed on disk: reload", after=seen)
+            with open(os.path.join(keydir, "manifest.tmp"), "w") as f:
+                f.write(manifest(rev))
+            os.replace(os.path.join(keydir, "manifest.tmp"), os.path.join(keydir, "manifest"))
+            if kind == "all new":
+                # Force every key to be parsed by this very reload: new content again.
+                write_keys(0)
+            ms, parsed, seen = sighup_reload(seen)
+            idle.setdefault(kind, []).append((ms, parsed))
+        for kind, runs in idle.items():
+            print("time to reload, idle, %-10s: %s" % (kind, ", ".join("%d ms (%d keys parsed)" % r for r in runs)),
+                  flush=True)
+        time.sleep(1)
+
         lat_file = os.path.join(work, "latency.txt")
         load = subprocess.Popen([os.path.join(build, "tests", "integration", "milter_load"), "--socket",
                                  "inet:%d@127.0.0.1" % port, "--connections", "4", "--messages", "1",
@@ -150,7 +179,8 @@ def main():
         windows, unchanged_ms, full_ms = [], [], []
         time.sleep(args.seconds / 4)
         rev = 0
-        full_gen = 0
+        full_gen = 1
+        parsed_under_load = []
         while time.monotonic() - t_load < args.seconds * 3 / 4:
             rev += 1
             full = rev % 3 == 0
@@ -164,8 +194,9 @@ def main():
             milter.send_signal(signal.SIGHUP)
             line, seen = wait_for_line(log, r"SIGHUP: reload", after=seen)
             t1 = time.monotonic()
-            m = re.search(r"in (\d+) ms", line)
-            (full_ms if full else unchanged_ms).append(int(m.group(1)) if m else (t1 - t0) * 1000)
+            m = re.search(r"\((\d+) parsed\) in (\d+) ms", line)
+            (full_ms if full else unchanged_ms).append(int(m.group(2)) if m else (t1 - t0) * 1000)
+            parsed_under_load.append(int(m.group(1)) if m else -1)
             windows.append((t0 - t_load, t1 - t_load))
             time.sleep(1.0)
         load.wait(timeout=120)
@@ -177,24 +208,29 @@ def main():
                 s, ms = line.split()
                 s, ms = float(s), float(ms)
                 (during if any(a <= s <= b for a, b in windows) else steady).append(ms)
-        print("reload, key files unchanged (%d runs): median %.0f ms, max %.0f ms (target < 2000 ms)"
+        print("reload under full signing load, key files unchanged (%d runs): median %.0f ms, max %.0f ms"
               % (len(unchanged_ms), pct(unchanged_ms, 50), max(unchanged_ms)))
-        print("reload, all %d key files replaced (%d runs): median %.0f ms, max %.0f ms"
-              % (2 * args.streams, len(full_ms), pct(full_ms, 50), max(full_ms) if full_ms else float("nan")))
+        print("reload under full signing load, key files replaced (%d runs): median %.0f ms, max %.0f ms "
+              "(keys parsed by these SIGHUP reloads: %s; an inotify reload may have parsed them first)"
+              % (len(full_ms), pct(full_ms, 50), max(full_ms) if full_ms else float("nan"),
+                 [p for p in parsed_under_load if p > 0] or [0]))
         print("resident memory after reloads: %.0f MB" % rss_after)
         print("signing latency steady:        p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%d messages)"
               % (pct(steady, 50), pct(steady, 99), max(steady), len(steady)))
         print("signing latency during reload: p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%d messages)"
               % (pct(during, 50), pct(during, 99), max(during) if during else float("nan"), len(during)))
         ratio = pct(during, 99) / pct(steady, 99)
-        worst = max(unchanged_ms + full_ms)
+        worst = max(ms for runs in idle.values() for ms, _ in runs)
         print("ratio p99 during reload / steady : %.2f (target <= 2.0)  %s" % (ratio, "OK" if ratio <= 2 else "MISSED"))
-        print("reload under 2 s                 : %s (slowest %.0f ms)" % ("OK" if worst < 2000 else "MISSED", worst))
+        print("time to reload under 2 s (idle)  : %s (slowest %.0f ms)" % ("OK" if worst < 2000 else "MISSED", worst))
     finally:
         if milter:
             milter.send_signal(signal.SIGTERM)
             milter.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SIGNET_BENCH_KEEP"):
+            print("kept " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

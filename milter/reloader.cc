@@ -49,6 +49,7 @@ bool Reloader::reload(const std::string& why) {
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const std::string& gap : next.value()->keys->gaps(now)) Log::warn("key set: " + gap);
   holder_.replace(next.value());
+  const_cast<std::shared_ptr<const Runtime>&>(current).reset();  // ours was the last hold in most cases
   ++reloads_;
   // The previous snapshot (20 000 keys at scale) is freed once its last
   // message ends; hand its memory back rather than keeping the peak.
