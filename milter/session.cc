@@ -171,6 +171,10 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
       out.verdict = trouble("stream " + s.stream->name + " has no key to sign with at " + std::to_string(now));
       return out;
     }
+    // What the log line reports: the keys themselves, one signature each, in order.
+    for (const SigningKey& k : keys) {
+      added += fmt::format(" d={} s={} a={}", k.domain, k.selector, algorithm_name(k.key->algorithm()));
+    }
     s.signer->set_keys(std::move(keys));
     auto fields = s.signer->finish(now);
     if (!fields) {
@@ -181,10 +185,6 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
     body_bytes = s.signer->body_bytes();
     streams.push_back(s.stream->name);
     for (const std::string& field : fields.value()) {
-      auto tags = parse_tag_list(std::string_view(field).substr(field.find(':') + 1));
-      if (tags) {
-        added += fmt::format(" d={} s={} a={}", tags->find("d")->value, tags->find("s")->value, tags->find("a")->value);
-      }
       // "DKIM-Signature: v=1; ..." -> value "v=1; ..." (callbacks.cc adds
       // the leading space when SMFIP_HDR_LEADSPC is in force).
       std::string value = field.substr(kSignatureHeaderName.size() + 2);
