@@ -93,3 +93,18 @@ class MilterClient:
     def quit(self):
         self.send(b"Q")
         self.sock.close()
+
+
+def send_one(host, port, queue_id, body, headers=((b"From", b" a@example.com"),)):
+    """One whole message on a fresh connection, as an MTA sends it; returns
+    (final reply, modification replies such as inserted headers)."""
+    c = MilterClient(host, port)
+    c.connect()
+    c.mail("<a@example.com>", {"i": queue_id})
+    for name, value in headers:
+        c.header(name.decode() if isinstance(name, bytes) else name, value)
+    c.eoh()
+    c.body(body)
+    final, mods = c.end_of_message()
+    c.quit()
+    return final, mods

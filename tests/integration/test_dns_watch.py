@@ -16,7 +16,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from milter_client import MilterClient  # noqa: E402
+from milter_client import send_one  # noqa: E402
 from postfix_harness import free_port  # noqa: E402
 from testkit import Checks, Dnsmasq, iso  # noqa: E402
 
@@ -53,14 +53,7 @@ def main():
         dns.serve([("%s._domainkey.example.com" % n, records[n]) for n in names])
 
     def sign(qid):
-        c = MilterClient("127.0.0.1", milter_port)
-        c.connect()
-        c.mail("<a@example.com>", {"i": qid})
-        c.header("From", b" a@example.com")
-        c.eoh()
-        c.body(b"x\r\n")
-        final, mods = c.end_of_message()
-        c.quit()
+        final, mods = send_one("127.0.0.1", milter_port, qid, b"x\r\n")
         data = b"".join(m[1] for m in mods)
         return data.split(b"s=")[1].split(b";")[0].decode() if mods else None
 

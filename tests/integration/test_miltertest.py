@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 from postfix_harness import free_port  # noqa: E402
 SCRIPTS = os.path.join(HERE, "miltertest")
 sys.path.insert(0, HERE)
-from milter_client import MilterClient  # noqa: E402
+from milter_client import MilterClient, send_one  # noqa: E402
 
 
 class Tally:
@@ -156,14 +156,7 @@ def main():
             original = open(conf_path).read()
 
             def sign_one(queue_id):
-                c = MilterClient("127.0.0.1", port)
-                c.connect()
-                c.mail("<a@example.com>", {"i": queue_id})
-                c.header("From", b" a@example.com")
-                c.eoh()
-                c.body(b"reload\r\n")
-                final, mods = c.end_of_message()
-                c.quit()
+                final, mods = send_one("127.0.0.1", port, queue_id, b"reload\r\n")
                 return b"".join(m[1] for m in mods)
 
             with open(conf_path, "w") as f:
@@ -241,14 +234,7 @@ def main():
         time.sleep(0.1)
     tally.check(pid is not None and os.path.exists("/proc/%d" % pid), "pidfile names the running daemon")
     if pid:
-        c = MilterClient("127.0.0.1", int(sock3.split(":")[1].split("@")[0]))
-        c.connect()
-        c.mail("<a@example.com>", {"i": "MT-DAEMON"})
-        c.header("From", b" a@example.com")
-        c.eoh()
-        c.body(b"daemon\r\n")
-        final, mods = c.end_of_message()
-        c.quit()
+        final, mods = send_one("127.0.0.1", int(sock3.split(":")[1].split("@")[0]), "MT-DAEMON", b"daemon\r\n")
         tally.check(len(mods) == 1, "the detached daemon signs", repr(mods))
         os.kill(pid, signal.SIGTERM)
         for _ in range(200):
