@@ -1,28 +1,12 @@
 // RFC 6376 §3.4.1 (simple) and §3.4.2 (relaxed) header canonicalization.
 #include "canon/header.h"
 
+#include "base/ascii.h"
+
 namespace signet::canon {
-namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-}  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
+using ascii::is_wsp;
+using ascii::lower;
 
 std::string_view header_name(std::string_view raw) {
   std::string_view name = raw.substr(0, raw.find(':'));
@@ -31,7 +15,12 @@ std::string_view header_name(std::string_view raw) {
 }
 
 bool header_name_equals(std::string_view raw, std::string_view lower_name) {
-  return iequals(header_name(raw), lower_name);
+  return ascii::iequals(header_name(raw), lower_name);
+}
+
+std::string_view header_value(std::string_view raw) {
+  const std::size_t colon = raw.find(':');
+  return colon == std::string_view::npos ? std::string_view() : raw.substr(colon + 1);
 }
 
 void append_canonical_header(Canon canon, std::string_view raw, std::string& out) {

@@ -9,6 +9,7 @@
 //   canonicalize_header(Canon::Relaxed, raw) -> "name:value\r\n" (§3.4.2)
 //   header_name(raw)       -> the name as written, whitespace before ':' removed
 //   header_name_equals(raw, "from") -> case-insensitive name comparison
+//   header_value(raw)      -> everything after the first ':' (empty if none)
 //
 // Relaxed, per §3.4.2: the name is lowercased and whitespace before the colon
 // dropped; the value is unfolded (CRLF and also bare LF used as folding are
@@ -33,7 +34,6 @@ void append_canonical_header(Canon canon, std::string_view raw_field, std::strin
 
 std::string_view header_name(std::string_view raw_field);
 bool header_name_equals(std::string_view raw_field, std::string_view lower_name);
-bool iequals(std::string_view a, std::string_view b);
-std::string to_lower(std::string_view s);
+std::string_view header_value(std::string_view raw_field);
 
 }  // namespace signet::canon

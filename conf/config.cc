@@ -2,6 +2,7 @@
 // Global options are registered; [stream.NAME] and [rule.NAME] sections come
 // through as unregistered "stream.NAME.option" keys, in file order, which is
 // what makes "first matching rule wins" well defined.
+#include "base/ascii.h"
 #include "conf/config.h"
 
 #include <glob.h>
@@ -132,7 +133,7 @@ Result<Stream> build_stream(const Section& s) {
   for (const auto& [opt, value] : s.options) {
     if (opt == "domain") {
       if (!valid_dns_name(value)) return permanent_error(where + "domain " + value + " is not a domain name");
-      st.domain = canon::to_lower(value);
+      st.domain = ascii::to_lower(value);
     } else if (opt == "selector") {
       for (const std::string& sel : split_list(value)) {
         if (!valid_dns_name(sel)) return permanent_error(where + "selector " + sel + " is not a valid selector");
@@ -188,7 +189,7 @@ Result<Rule> build_rule(const Section& s) {
     for (const std::string& p : split_list(value)) {
       const std::string_view d = p.substr(0, 2) == "*." ? std::string_view(p).substr(2) : std::string_view(p);
       if (!valid_dns_name(d)) return permanent_error(where + opt + " " + p + " is not a domain or *.domain");
-      into.push_back(canon::to_lower(p));
+      into.push_back(ascii::to_lower(p));
     }
     return Ok{};
   };
@@ -240,7 +241,7 @@ Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg) {
   auto managed = keystore::specs_from_manifest(cfg.key_directory);
   if (!managed) return managed.error();
   for (keystore::KeySpec& spec : managed.value()) {
-    if (const Stream* s = cfg.find_stream(spec.stream); s && !spec.retired && canon::to_lower(spec.domain) != s->domain) {
+    if (const Stream* s = cfg.find_stream(spec.stream); s && !spec.retired && ascii::to_lower(spec.domain) != s->domain) {
       return permanent_error(spec.origin + ": key " + spec.selector + " is for " + spec.domain + " but stream " +
                              s->name + " signs as " + s->domain);
     }

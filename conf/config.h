@@ -25,7 +25,7 @@
 #include "keystore/lifecycle.h"
 #include "keystore/snapshot.h"
 #include "signer/header_select.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet::conf {
 

@@ -1,3 +1,4 @@
+#include "base/ascii.h"
 #include "conf/values.h"
 
 #include <fnmatch.h>
@@ -63,7 +64,7 @@ std::optional<std::pair<canon::Canon, canon::Canon>> parse_canonicalization(std:
 }
 
 std::optional<bool> parse_bool(std::string_view t) {
-  const std::string v = canon::to_lower(t);
+  const std::string v = ascii::to_lower(t);
   if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
   if (v == "false" || v == "no" || v == "off" || v == "0") return false;
   return std::nullopt;
@@ -87,9 +88,9 @@ std::vector<std::string> split_list(std::string_view list) {
 bool domain_matches(std::string_view pattern, std::string_view domain) {
   if (pattern.substr(0, 2) == "*.") {
     const std::string_view suffix = pattern.substr(1);  // ".example.com"
-    return domain.size() > suffix.size() && canon::iequals(domain.substr(domain.size() - suffix.size()), suffix);
+    return domain.size() > suffix.size() && ascii::iequals(domain.substr(domain.size() - suffix.size()), suffix);
   }
-  return canon::iequals(pattern, domain);
+  return ascii::iequals(pattern, domain);
 }
 
 bool glob_matches(std::string_view pattern, std::string_view text) {
@@ -114,7 +115,7 @@ std::string address_domain(std::string_view v) {
     ++end;
   d = d.substr(0, end);
   if (!d.empty() && d.back() == '.') d.remove_suffix(1);
-  return canon::to_lower(d);
+  return ascii::to_lower(d);
 }
 
 }  // namespace signet::conf

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "signer/key.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet::keystore {
 

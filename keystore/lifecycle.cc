@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "keystore/lifecycle.h"
 
 #include <ctime>
@@ -118,10 +119,10 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
     if (r.revoke_now) {
       at = now;
     } else if (r.at) {
-      if (*r.at < now) return permanent_error("--at " + format_time(*r.at) + " is in the past");
+      if (*r.at < now) return permanent_error("--at " + rfc3339::format(*r.at) + " is in the past");
       if (*r.at < visible) {
-        return permanent_error("--at " + format_time(*r.at) + " is before " + new_key.selector +
-                               "'s record can have propagated (" + format_time(visible) +
+        return permanent_error("--at " + rfc3339::format(*r.at) + " is before " + new_key.selector +
+                               "'s record can have propagated (" + rfc3339::format(visible) +
                                "); switching to a key receivers cannot find breaks all mail");
       }
       at = *r.at;
@@ -143,7 +144,7 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
     new_key.active_from = plan.cutover;
     const long cur = active_index(m, s.stream, a, now);
     if (cur < 0) {  // the stream's first key of this algorithm: nothing to drain
-      plan.changes.push_back(new_key.selector + ": signs from " + format_time(plan.cutover) + " (first key)");
+      plan.changes.push_back(new_key.selector + ": signs from " + rfc3339::format(plan.cutover) + " (first key)");
       continue;
     }
     KeyEntry& old_key = plan.manifest.keys[static_cast<std::size_t>(cur)];
@@ -157,10 +158,10 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
       plan.changes.push_back(old_key.selector + ": revoked now (record p= empty, key destroyed)");
     } else {
       old_key.retire_at = plan.cutover + overlap;
-      plan.changes.push_back(old_key.selector + ": signs until " + format_time(plan.cutover) + ", drains until " +
-                             format_time(*old_key.retire_at) + ", then retires");
+      plan.changes.push_back(old_key.selector + ": signs until " + rfc3339::format(plan.cutover) + ", drains until " +
+                             rfc3339::format(*old_key.retire_at) + ", then retires");
     }
-    plan.changes.push_back(new_key.selector + ": signs from " + format_time(plan.cutover));
+    plan.changes.push_back(new_key.selector + ": signs from " + rfc3339::format(plan.cutover));
   }
   return plan;
 }

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "keystore/manifest.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet::keystore {
 

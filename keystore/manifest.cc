@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "keystore/manifest.h"
 
 #include "keystore/snapshot.h"
@@ -40,45 +41,6 @@ bool KeyEntry::operator==(const KeyEntry& o) const {
          bits == o.bits && owner == o.owner && file == o.file && created == o.created &&
          published_at == o.published_at && active_from == o.active_from && active_until == o.active_until &&
          retire_at == o.retire_at && retired_at == o.retired_at;
-}
-
-std::optional<std::int64_t> parse_time(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SSZ, exactly.
-  if (t.size() != 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' ||
-      t[16] != ':' || (t[19] != 'Z' && t[19] != 'z'))
-    return std::nullopt;
-  auto num = [&](std::size_t pos, std::size_t len) -> int {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) {
-      if (t[i] < '0' || t[i] > '9') return -1;
-      v = v * 10 + (t[i] - '0');
-    }
-    return v;
-  };
-  std::tm tm{};
-  const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), s = num(17, 2);
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
-    return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  const std::time_t v = timegm(&tm);
-  std::tm back{};
-  gmtime_r(&v, &back);
-  if (back.tm_mday != d) return std::nullopt;  // 2026-02-31
-  return static_cast<std::int64_t>(v);
-}
-
-std::string format_time(std::int64_t t) {
-  const std::time_t v = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&v, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 Result<Manifest> parse_manifest(std::string_view text, const std::string& path) {
@@ -130,7 +92,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
     }
     seen.push_back(name);
     auto time_value = [&](std::int64_t& into) -> Status {
-      auto t = parse_time(value);
+      auto t = rfc3339::parse(value);
       if (!t) return permanent_error(where() + name + " = " + value + ": expected a time like 2026-11-26T14:00:00Z");
       into = *t;
       return Ok{};
@@ -193,7 +155,7 @@ std::string format_manifest(const Manifest& m) {
       "# signet key set: one [key] block per key. Written by `signet key`; hand edits\n"
       "# are validated whole on load. Retired keys stay forever: their selectors are\n"
       "# never used again.\n";
-  auto opt = [](const std::optional<std::int64_t>& t) { return t ? format_time(*t) : std::string(); };
+  auto opt = [](const std::optional<std::int64_t>& t) { return t ? rfc3339::format(*t) : std::string(); };
   for (const KeyEntry& k : m.keys) {
     out += "\n[key]\n";
     out += "stream = " + k.stream + "\n";
@@ -203,8 +165,8 @@ std::string format_manifest(const Manifest& m) {
     out += "bits = " + std::to_string(k.bits) + "\n";
     out += "owner = " + k.owner + "\n";
     out += "file = " + k.file + "\n";
-    out += "created = " + format_time(k.created) + "\n";
-    out += "published-at = " + format_time(k.published_at) + "\n";
+    out += "created = " + rfc3339::format(k.created) + "\n";
+    out += "published-at = " + rfc3339::format(k.published_at) + "\n";
     out += "active-from = " + opt(k.active_from) + "\n";
     out += "active-until = " + opt(k.active_until) + "\n";
     out += "retire-at = " + opt(k.retire_at) + "\n";
@@ -263,7 +225,7 @@ Result<std::vector<Delegated>> read_delegated(const std::string& dir) {
     else if (k == "selector") d.selector = v;
     else if (k == "target") d.target = v;
     else if (k == "owner") d.owner = v;
-    else if (k == "added" && parse_time(v)) d.added = *parse_time(v);
+    else if (k == "added" && rfc3339::parse(v)) d.added = *rfc3339::parse(v);
     else return permanent_error(path + ":" + std::to_string(line_no) + ": unknown option " + k);
   }
   return out;
@@ -273,7 +235,7 @@ Status write_delegated(const std::string& dir, const std::vector<Delegated>& lis
   std::string text = "# signet: selectors a vendor signs for (CNAME to its record); register rows, no keys here.\n";
   for (const Delegated& d : list) {
     text += "\n[delegated]\ndomain = " + d.domain + "\nselector = " + d.selector + "\ntarget = " + d.target +
-            "\nowner = " + d.owner + "\nadded = " + format_time(d.added) + "\n";
+            "\nowner = " + d.owner + "\nadded = " + rfc3339::format(d.added) + "\n";
   }
   return write_file_atomic(dir, kDelegatedName, text);
 }

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "signer/key.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet::keystore {
 
@@ -93,8 +93,5 @@ Result<std::vector<KeySpec>> specs_from_manifest(const std::string& dir);
 Result<std::vector<KeySpec>> specs_from_manifest_text(const std::string& dir, std::string_view text,
                                                       const std::string& origin);
 
-// RFC 3339 UTC <-> Unix time. parse_time accepts "YYYY-MM-DDTHH:MM:SSZ".
-std::optional<std::int64_t> parse_time(std::string_view text);
-std::string format_time(std::int64_t t);
 
 }  // namespace signet::keystore

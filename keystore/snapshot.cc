@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "keystore/snapshot.h"
 
 #include <algorithm>
@@ -14,7 +15,7 @@ namespace signet::keystore {
 namespace {
 
 std::string when(std::int64_t t) {
-  return t == std::numeric_limits<std::int64_t>::min() ? "always" : format_time(t);
+  return t == std::numeric_limits<std::int64_t>::min() ? "always" : rfc3339::format(t);
 }
 
 }  // namespace

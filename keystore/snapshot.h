@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "signer/key.h"
-#include "signer/result.h"
+#include "base/result.h"
 #include "signer/signer.h"
 
 namespace signet::keystore {

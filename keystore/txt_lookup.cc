@@ -1,3 +1,4 @@
+#include "base/ascii.h"
 #include "keystore/txt_lookup.h"
 
 #include <arpa/inet.h>
@@ -16,7 +17,7 @@ namespace signet::keystore {
 namespace {
 
 std::string normalize_name(std::string_view n) {
-  std::string s = canon::to_lower(n);
+  std::string s = ascii::to_lower(n);
   while (!s.empty() && s.back() == '.') s.pop_back();
   return s;
 }
@@ -56,8 +57,8 @@ Result<FileTxtLookup> FileTxtLookup::parse(std::string_view text, const std::str
     if (name.empty() || name.front() == '#') continue;
     const auto where = origin + ":" + std::to_string(line_no) + ": ";
     std::string_view type = next_word(rest);
-    if (canon::iequals(type, "IN")) type = next_word(rest);
-    if (!canon::iequals(type, "TXT")) {
+    if (ascii::iequals(type, "IN")) type = next_word(rest);
+    if (!ascii::iequals(type, "TXT")) {
       return permanent_error(where + "expected \"NAME [IN] TXT VALUE\"");
     }
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);

@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "milter/dns_watch.h"
 
 #include <fcntl.h>
@@ -43,16 +44,16 @@ void DnsWatch::check_once() {
       }
     }
     if (visible) {
-      if (before->count(id)) Log::info("DNS: " + name + " is visible now; it signs from " + keystore::format_time(from));
+      if (before->count(id)) Log::info("DNS: " + name + " is visible now; it signs from " + rfc3339::format(from));
       continue;
     }
     hidden->insert(id);
     if (from <= now) {
-      Log::error("DNS: " + name + " should sign since " + keystore::format_time(from) +
+      Log::error("DNS: " + name + " should sign since " + rfc3339::format(from) +
                  " but its record is not visible: still signing with the key it replaces while that key's record "
                  "is published; publish the record (signet dns records)");
     } else {
-      Log::warn("DNS: " + name + " cuts over at " + keystore::format_time(from) +
+      Log::warn("DNS: " + name + " cuts over at " + rfc3339::format(from) +
                 " but its record is not visible yet; it will not sign until it is");
     }
   }

@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "milter/reloader.h"
 
 #include <fcntl.h>
@@ -91,7 +92,7 @@ void Reloader::sync_watches() {
 
 void Reloader::log_schedule(std::int64_t now) {
   const auto rt = holder_.current();
-  Log::info("key schedule: at " + keystore::format_time(now) + " signing with " +
+  Log::info("key schedule: at " + rfc3339::format(now) + " signing with " +
             (rt->config.streams.size() <= 20 ? describe(*rt->keys, rt->config, now) : std::string("the new schedule")));
 }
 

@@ -1,3 +1,4 @@
+#include "base/ascii.h"
 #include "milter/session.h"
 
 #include <fmt/core.h>
@@ -27,7 +28,7 @@ std::vector<std::pair<std::string, std::string>> existing_signatures(const std::
     if (!tags) continue;
     const Tag* d = tags->find("d");
     const Tag* s = tags->find("s");
-    if (d && s) out.emplace_back(canon::to_lower(d->value), s->value);
+    if (d && s) out.emplace_back(ascii::to_lower(d->value), s->value);
   }
   return out;
 }
@@ -139,7 +140,7 @@ std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_
   const auto hidden = hidden_keys();  // keys whose DNS record is not visible (milter/dns_watch.h)
   for (SigningKey& k : runtime_->keys->keys_for(stream.name, now, hidden.get())) {
     const bool ours_present = std::find(already_.begin(), already_.end(),
-                                        std::make_pair(canon::to_lower(k.domain), k.selector)) != already_.end();
+                                        std::make_pair(ascii::to_lower(k.domain), k.selector)) != already_.end();
     if (!ours_present) {
       keys.push_back(std::move(k));
     } else if (skipped) {

@@ -1,3 +1,4 @@
+#include "base/ascii.h"
 #include "signer/header_select.h"
 
 #include <algorithm>
@@ -15,7 +16,7 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 }
 
 void add_unique_lower(std::vector<std::string>& out, std::string_view name) {
-  std::string n = canon::to_lower(name);
+  std::string n = ascii::to_lower(name);
   if (!n.empty() && !contains(out, n)) out.push_back(std::move(n));
 }
 
@@ -24,7 +25,7 @@ std::unordered_map<std::string, std::vector<std::size_t>> index_by_name(
     const std::vector<std::string_view>& fields) {
   std::unordered_map<std::string, std::vector<std::size_t>> by_name;
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    by_name[canon::to_lower(canon::header_name(fields[i]))].push_back(i);
+    by_name[ascii::to_lower(canon::header_name(fields[i]))].push_back(i);
   }
   return by_name;
 }
@@ -79,7 +80,7 @@ std::vector<const std::string_view*> pick_fields(const std::vector<std::string_v
   std::vector<const std::string_view*> picked;
   picked.reserve(h.size());
   for (const std::string& name : h) {
-    auto it = by_name.find(canon::to_lower(name));
+    auto it = by_name.find(ascii::to_lower(name));
     if (it == by_name.end() || it->second.empty()) {
       picked.push_back(nullptr);
       continue;

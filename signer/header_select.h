@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet {
 

@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet {
 

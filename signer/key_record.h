@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "signer/key.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet {
 

@@ -30,7 +30,7 @@
 #include "signer/digest.h"
 #include "signer/header_select.h"
 #include "signer/key.h"
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet {
 

@@ -1,3 +1,4 @@
+#include "base/ascii.h"
 #include "signer/verifier.h"
 
 #include <map>
@@ -34,9 +35,9 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
 
 // d= and i= compare case-insensitively (domain names).
 bool is_same_or_subdomain(std::string_view sub, std::string_view dom) {
-  if (canon::iequals(sub, dom)) return true;
+  if (ascii::iequals(sub, dom)) return true;
   return sub.size() > dom.size() && sub[sub.size() - dom.size() - 1] == '.' &&
-         canon::iequals(sub.substr(sub.size() - dom.size()), dom);
+         ascii::iequals(sub.substr(sub.size() - dom.size()), dom);
 }
 
 bool is_base64_chars(std::string_view s) {
@@ -106,7 +107,7 @@ class OneSignature {
     bool signs_from = false;
     for (const std::string& name : h) {
       if (name.empty()) return done(VStatus::PermError, "empty header name in h=");
-      if (canon::iequals(name, "from")) signs_from = true;
+      if (ascii::iequals(name, "from")) signs_from = true;
     }
     if (!signs_from) return done(VStatus::PermError, "h= does not include From (RFC 6376 §5.4)");
     if (r_.domain.empty()) return done(VStatus::PermError, "empty d=");
@@ -202,7 +203,7 @@ class OneSignature {
       }
       if (rec->strict_identity && identity) {
         const std::size_t at = identity->rfind('@');
-        if (at != std::string::npos && !canon::iequals(identity->substr(at + 1), r_.domain)) {
+        if (at != std::string::npos && !ascii::iequals(identity->substr(at + 1), r_.domain)) {
           done(VStatus::PermError, "key record t=s forbids a subdomain i=");
           return std::nullopt;
         }

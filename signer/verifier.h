@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "signer/result.h"
+#include "base/result.h"
 
 namespace signet {
 

@@ -10,6 +10,7 @@
 
 #include <map>
 
+#include "base/time.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
 #include "tools/common.h"
@@ -45,7 +46,7 @@ int audit_main(const std::vector<std::string>& args) {
     if (state == keystore::KeyState::Retired) continue;
     if (k.algorithm == Algorithm::RsaSha256 && k.bits < 2048) add("warning", where, std::to_string(k.bits) + "-bit RSA key: shorter than 2048 bits");
     if (k.owner.empty()) add("warning", where, "no owner: every key needs someone who answers for it");
-    if (state == keystore::KeyState::RetireDue) add("warning", where, "draining past its window (retire-at " + keystore::format_time(*k.retire_at) + "): run `signet key retire`");
+    if (state == keystore::KeyState::RetireDue) add("warning", where, "draining past its window (retire-at " + rfc3339::format(*k.retire_at) + "): run `signet key retire`");
     if (state == keystore::KeyState::Active) {
       ++per_stream[k.stream][k.algorithm].first;
       const conf::Stream* s = ctx->config.find_stream(k.stream);

@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 #include "signer/base64.h"
 #include "signer/key.h"
@@ -125,7 +126,7 @@ Result<Report> inspect_signature(std::string_view value, const std::vector<std::
   if (c.rfind("simple", 0) == 0) r.findings.push_back({"info", "c=" + c + ": simple header canonicalization breaks on harmless refolding"});
   std::map<std::string, int> listed;
   if (tag("h")) {
-    for (const auto& n : split_colon_list(tag("h")->value)) ++listed[canon::to_lower(n)];
+    for (const auto& n : split_colon_list(tag("h")->value)) ++listed[ascii::to_lower(n)];
   }
   for (const char* name : {"from", "subject", "to", "date"}) {
     const int in_h = listed[name];

@@ -9,6 +9,7 @@
 
 #include <iostream>
 
+#include "base/time.h"
 #include "keystore/key_file.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
@@ -88,7 +89,7 @@ int key_list(const std::vector<std::string>& args) {
   if (!parse_args(desc, args, vm, "")) return kExitOk;
   auto ctx = KeySetContext::open(vm, false);
   if (!ctx) return fail("key list", ctx.error().message);
-  auto t = [](const std::optional<std::int64_t>& v) { return v ? keystore::format_time(*v) : std::string("-"); };
+  auto t = [](const std::optional<std::int64_t>& v) { return v ? rfc3339::format(*v) : std::string("-"); };
   fmt::print("{:<12} {:<28} {:<8} {:>5} {:<10} {:<20} {:<20} {:<20}\n", "STREAM", "SELECTOR", "ALG", "BITS", "STATE",
              "ACTIVE-FROM", "ACTIVE-UNTIL", "RETIRE-AT");
   for (const auto& k : ctx->manifest.keys) {
@@ -119,7 +120,7 @@ int key_rotate(const std::vector<std::string>& args) {
     return kExitOk;
   if (stream.empty()) return fail("key rotate", "--stream is required");
   if (!at.empty()) {
-    req.at = keystore::parse_time(at);
+    req.at = rfc3339::parse(at);
     if (!req.at) return fail("key rotate", "--at " + at + ": expected a time like 2026-11-26T14:00:00Z");
   }
   if (req.revoke_now && !yes) {

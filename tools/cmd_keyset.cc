@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "base/time.h"
 #include "keystore/manifest.h"
 #include "keystore/snapshot.h"
 #include "tools/common.h"
@@ -51,7 +52,7 @@ int keyset_main(const std::vector<std::string>& args) {
     return kExitOk;
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (!at.empty()) {
-    auto t = keystore::parse_time(at);
+    auto t = rfc3339::parse(at);
     if (!t) return fail("keyset", "--now " + at + ": expected 2026-11-26T14:00:00Z");
     now = *t;
   }

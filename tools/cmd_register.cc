@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
+#include "base/time.h"
 #include "keystore/lifecycle.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"
@@ -58,21 +59,21 @@ int register_main(const std::vector<std::string>& args) {
   const std::vector<std::string> cols = {"stream", "domain", "selector", "algorithm", "bits", "owner", "state", "created",
                                          "active-from", "drain-until", "retired", "next-rotation-due"};
   std::vector<std::vector<std::string>> rows;
-  auto t = [](const std::optional<std::int64_t>& v) { return v ? keystore::format_time(*v) : std::string(); };
+  auto t = [](const std::optional<std::int64_t>& v) { return v ? rfc3339::format(*v) : std::string(); };
   for (const auto& k : ctx->manifest.keys) {
     const auto state = keystore::state_of(k, ctx->now);
     std::string due;
     if (state == keystore::KeyState::Active && !k.active_until) {
       const conf::Stream* s = ctx->config.find_stream(k.stream);
-      due = keystore::format_time(*k.active_from + (s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every));
+      due = rfc3339::format(*k.active_from + (s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every));
     }
     rows.push_back({k.stream, k.domain, k.selector, std::string(key_type_name(k.algorithm)), std::to_string(k.bits),
-                    k.owner, std::string(keystore::state_name(state)), keystore::format_time(k.created), t(k.active_from),
+                    k.owner, std::string(keystore::state_name(state)), rfc3339::format(k.created), t(k.active_from),
                     t(k.retire_at), t(k.retired_at), due});
   }
   for (const auto& d : ctx->delegated) {
     rows.push_back({"(delegated: " + d.target + ")", d.domain, d.selector, "-", "-", d.owner, "delegated",
-                    keystore::format_time(d.added), "", "", "", ""});
+                    rfc3339::format(d.added), "", "", "", ""});
   }
   if (format == "csv") {
     auto csv = [](const std::string& v) {

@@ -1,3 +1,4 @@
+#include "base/time.h"
 #include "tools/keyset_context.h"
 
 #include <fcntl.h>
@@ -34,7 +35,7 @@ Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, bool lock
   ctx.now = static_cast<std::int64_t>(std::time(nullptr));
   if (vm.count("now")) {
     const std::string v = vm["now"].as<std::string>();
-    auto t = keystore::parse_time(v);
+    auto t = rfc3339::parse(v);
     if (!t && !v.empty() && v.find_first_not_of("0123456789") == std::string::npos) t = std::stoll(v);
     if (!t) return permanent_error("--now " + v + ": expected 2026-11-26T14:00:00Z or a Unix time");
     ctx.now = *t;

@@ -20,7 +20,7 @@
 
 #include "conf/config.h"
 #include "keystore/manifest.h"
-#include "signer/result.h"
+#include "base/result.h"
 #include "signer/verifier.h"
 
 namespace signet::tools {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "base/time.h"
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
 #include "keystore/snapshot.h"
@@ -157,9 +158,9 @@ TEST(Manifest, FormatThenParseGivesTheSameEntries) {
   ASSERT_EQ(back->keys.size(), 2u);
   EXPECT_TRUE(back->keys[0] == m.keys[0]);
   EXPECT_TRUE(back->keys[1] == m.keys[1]);
-  EXPECT_EQ(format_time(1795689000), "2026-11-26T10:30:00Z");
-  EXPECT_EQ(parse_time("2026-11-26T10:30:00Z"), 1795689000);
-  EXPECT_FALSE(parse_time("2026-02-31T00:00:00Z").has_value());
+  EXPECT_EQ(rfc3339::format(1795689000), "2026-11-26T10:30:00Z");
+  EXPECT_EQ(rfc3339::parse("2026-11-26T10:30:00Z"), 1795689000);
+  EXPECT_FALSE(rfc3339::parse("2026-02-31T00:00:00Z").has_value());
 }
 
 TEST(Manifest, WriteIsAtomicAndLeavesNoTemporaryFile) {

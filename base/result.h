@@ -1,4 +1,4 @@
-// signer/result.h — the result type every fallible call in signet returns.
+// base/result.h — the result type every fallible call in signet returns.
 //
 // What it is: Result<T> holds either a value or an Error. Error carries a
 // human message (what, where, what to do) and whether the failure is
