@@ -99,6 +99,20 @@ std::vector<detail::RelaxedScanner> detail::relaxed_scanners_for_test() {
 
 std::string_view to_string(Canon c) { return c == Canon::Simple ? "simple" : "relaxed"; }
 
+std::optional<Canon> parse_canon(std::string_view name) {
+  if (name == "simple") return Canon::Simple;
+  if (name == "relaxed") return Canon::Relaxed;
+  return std::nullopt;
+}
+
+std::optional<std::pair<Canon, Canon>> parse_canonicalization(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  const auto header = parse_canon(text.substr(0, slash));
+  const auto body = slash == std::string_view::npos ? std::optional<Canon>(Canon::Simple) : parse_canon(text.substr(slash + 1));
+  if (!header || !body) return std::nullopt;
+  return std::make_pair(*header, *body);
+}
+
 void BodyCanonicalizer::flush_staging() {
   if (staged_ > 0) {
     sink_.write(std::string_view(staging_, staged_));

@@ -29,8 +29,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace signet::canon {
@@ -39,6 +41,14 @@ namespace signet::canon {
 enum class Canon { Simple, Relaxed };
 
 std::string_view to_string(Canon c);
+
+// The one parser of canonicalization names, for c= and for every option
+// that takes one. parse_canon("simple" | "relaxed"); nullopt otherwise
+// (case-sensitive, as the RFC's ABNF gives them).
+// parse_canonicalization("header/body"): (header, body); a lone header
+// algorithm means simple for the body (RFC 6376 §3.5, c=).
+std::optional<Canon> parse_canon(std::string_view name);
+std::optional<std::pair<Canon, Canon>> parse_canonicalization(std::string_view text);
 
 // Where canonical bytes go. Implementations must accept any split.
 class ByteSink {

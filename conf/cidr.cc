@@ -1,10 +1,10 @@
 #include "conf/cidr.h"
 
-#include "conf/values.h"
-
 #include <arpa/inet.h>
 
 #include <cstring>
+
+#include "conf/values.h"
 
 namespace signet::conf {
 namespace {

@@ -2,16 +2,16 @@
 // Global options are registered; [stream.NAME] and [rule.NAME] sections come
 // through as unregistered "stream.NAME.option" keys, in file order, which is
 // what makes "first matching rule wins" well defined.
-#include "base/ascii.h"
 #include "conf/config.h"
 
 #include <glob.h>
-
 #include <boost/program_options.hpp>
+
 #include <fstream>
 #include <sstream>
 #include <set>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 #include "conf/values.h"
 #include "keystore/manifest.h"
@@ -140,7 +140,7 @@ Result<Stream> build_stream(const Section& s) {
         st.selectors.push_back(sel);
       }
     } else if (opt == "canonicalization") {
-      auto c = parse_canonicalization(value);
+      auto c = canon::parse_canonicalization(value);
       if (!c) return permanent_error(where + "canonicalization " + value + ": use relaxed/relaxed or simple/simple");
       st.header_canon = c->first;
       st.body_canon = c->second;

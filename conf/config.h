@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "canon/body.h"
 #include "conf/cidr.h"
 #include "keystore/lifecycle.h"
 #include "keystore/snapshot.h"
 #include "signer/header_select.h"
-#include "base/result.h"
 
 namespace signet::conf {
 

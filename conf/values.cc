@@ -1,8 +1,8 @@
-#include "base/ascii.h"
 #include "conf/values.h"
 
 #include <fnmatch.h>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 
 namespace signet::conf {
@@ -47,20 +47,6 @@ bool valid_dns_name(std::string_view name) {
     if (!ok || ++label > 63) return false;
   }
   return label > 0;
-}
-
-std::optional<std::pair<canon::Canon, canon::Canon>> parse_canonicalization(std::string_view c) {
-  auto one = [](std::string_view s) -> std::optional<canon::Canon> {
-    if (s == "simple") return canon::Canon::Simple;
-    if (s == "relaxed") return canon::Canon::Relaxed;
-    return std::nullopt;
-  };
-  const std::size_t slash = c.find('/');
-  auto h = one(c.substr(0, slash));
-  // RFC 6376 §3.5: a lone header algorithm means simple for the body.
-  auto b = slash == std::string_view::npos ? std::optional<canon::Canon>(canon::Canon::Simple) : one(c.substr(slash + 1));
-  if (!h || !b) return std::nullopt;
-  return std::make_pair(*h, *b);
 }
 
 std::optional<bool> parse_bool(std::string_view t) {

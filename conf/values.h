@@ -9,10 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include "canon/body.h"
 
 namespace signet::conf {
 
@@ -21,9 +19,6 @@ std::optional<std::int64_t> parse_duration(std::string_view text);
 
 // RFC 6376 §3.1/§3.5: d= and s= are dot-separated labels of letters, digits, '-'.
 bool valid_dns_name(std::string_view name);
-
-// "relaxed/relaxed", "simple", "relaxed/simple", ...: (header, body).
-std::optional<std::pair<canon::Canon, canon::Canon>> parse_canonicalization(std::string_view text);
 
 // true/yes/on/1, false/no/off/0.
 std::optional<bool> parse_bool(std::string_view text);

@@ -12,8 +12,8 @@
 
 #include <string>
 
-#include "signer/key.h"
 #include "base/result.h"
+#include "signer/key.h"
 
 namespace signet::keystore {
 

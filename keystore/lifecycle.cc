@@ -1,7 +1,8 @@
-#include "base/time.h"
 #include "keystore/lifecycle.h"
 
 #include <ctime>
+
+#include "base/time.h"
 
 namespace signet::keystore {
 namespace {

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "keystore/manifest.h"
 #include "base/result.h"
+#include "keystore/manifest.h"
 
 namespace signet::keystore {
 

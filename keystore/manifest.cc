@@ -1,7 +1,4 @@
-#include "base/time.h"
 #include "keystore/manifest.h"
-
-#include "keystore/snapshot.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +11,9 @@
 #include <limits>
 #include <fstream>
 #include <sstream>
+
+#include "base/time.h"
+#include "keystore/snapshot.h"
 
 namespace signet::keystore {
 namespace {

@@ -1,4 +1,3 @@
-#include "base/time.h"
 #include "keystore/snapshot.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/time.h"
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
 #include "signer/digest.h"

@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "signer/key.h"
 #include "base/result.h"
+#include "signer/key.h"
 #include "signer/signer.h"
 
 namespace signet::keystore {

@@ -1,4 +1,3 @@
-#include "base/ascii.h"
 #include "keystore/txt_lookup.h"
 
 #include <arpa/inet.h>
@@ -11,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 
 namespace signet::keystore {

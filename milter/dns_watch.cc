@@ -1,4 +1,3 @@
-#include "base/time.h"
 #include "milter/dns_watch.h"
 
 #include <fcntl.h>
@@ -8,6 +7,7 @@
 #include <atomic>
 #include <ctime>
 
+#include "base/time.h"
 #include "keystore/manifest.h"
 #include "keystore/txt_lookup.h"
 #include "milter/log.h"

@@ -1,4 +1,3 @@
-#include "base/time.h"
 #include "milter/reloader.h"
 
 #include <fcntl.h>
@@ -12,6 +11,7 @@
 #include <ctime>
 #include <set>
 
+#include "base/time.h"
 #include "keystore/manifest.h"
 #include "milter/log.h"
 

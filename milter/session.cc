@@ -1,4 +1,3 @@
-#include "base/ascii.h"
 #include "milter/session.h"
 
 #include <fmt/core.h>
@@ -6,13 +5,13 @@
 #include <algorithm>
 #include <ctime>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 #include "conf/values.h"
 #include "milter/dns_watch.h"
 #include "milter/log.h"
 #include "signer/message.h"
 #include "signer/signature.h"
-#include "signer/tag_list.h"
 
 namespace signet::milter {
 namespace {
@@ -24,11 +23,8 @@ std::vector<std::pair<std::string, std::string>> existing_signatures(const std::
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string& f : fields) {
     if (!canon::header_name_equals(f, "dkim-signature")) continue;
-    auto tags = parse_tag_list(std::string_view(f).substr(f.find(':') + 1));
-    if (!tags) continue;
-    const Tag* d = tags->find("d");
-    const Tag* s = tags->find("s");
-    if (d && s) out.emplace_back(ascii::to_lower(d->value), s->value);
+    auto sig = parse_signature(canon::header_value(f));
+    if (sig && sig->tag("d") && sig->tag("s")) out.emplace_back(ascii::to_lower(sig->domain), sig->selector);
   }
   return out;
 }

@@ -1,9 +1,9 @@
-#include "base/ascii.h"
 #include "signer/header_select.h"
 
 #include <algorithm>
 #include <unordered_map>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 
 namespace signet {

@@ -4,27 +4,32 @@
 
 namespace signet {
 
-Result<KeyRecord> parse_key_record(std::string_view txt) {
+Result<KeyRecord> read_key_record(std::string_view txt) {
   auto tags = parse_tag_list(txt);
   if (!tags) return permanent_error("key record: " + tags.error().message);
   KeyRecord rec;
   if (const Tag* v = tags->find("v")) {
     // §3.6.1: if v= is present it MUST be the first tag and be "DKIM1".
-    if (v != &tags->tags.front()) return permanent_error("key record: v= is not the first tag");
-    if (v->value != "DKIM1") return permanent_error("key record: v=" + v->value.substr(0, 20) + " is not DKIM1");
+    rec.has_version = true;
+    if (v != &tags->tags.front()) rec.errors.push_back("v= is not the first tag");
+    if (v->value != "DKIM1") rec.errors.push_back("v=" + v->value.substr(0, 20) + " is not DKIM1");
   }
   if (const Tag* k = tags->find("k")) {
+    rec.key_type_text = k->value;
     if (k->value == "rsa") {
       rec.key_type = Algorithm::RsaSha256;
     } else if (k->value == "ed25519") {
       rec.key_type = Algorithm::Ed25519Sha256;
     } else {
-      return permanent_error("key record: unknown key type k=" + k->value.substr(0, 20));
+      rec.errors.push_back("unknown key type k=" + k->value.substr(0, 20));
     }
   }
-  const Tag* p = tags->find("p");
-  if (!p) return permanent_error("key record: no p= tag");
-  rec.public_key_base64 = strip_fws(p->value);
+  if (const Tag* p = tags->find("p")) {
+    rec.has_public_key = true;
+    rec.public_key_base64 = strip_fws(p->value);
+  } else {
+    rec.errors.push_back("no p= tag");
+  }
   if (const Tag* h = tags->find("h")) rec.hash_algorithms = split_colon_list(h->value);
   if (const Tag* s = tags->find("s")) rec.service_types = split_colon_list(s->value);
   if (const Tag* t = tags->find("t")) {
@@ -33,6 +38,12 @@ Result<KeyRecord> parse_key_record(std::string_view txt) {
       if (flag == "s") rec.strict_identity = true;
     }
   }
+  return rec;
+}
+
+Result<KeyRecord> parse_key_record(std::string_view txt) {
+  auto rec = read_key_record(txt);
+  if (rec && !rec->errors.empty()) return permanent_error("key record: " + rec->errors.front());
   return rec;
 }
 

@@ -26,11 +26,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "canon/body.h"
 #include "signer/digest.h"
 #include "signer/header_select.h"
 #include "signer/key.h"
-#include "base/result.h"
 
 namespace signet {
 

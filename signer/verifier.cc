@@ -1,9 +1,9 @@
-#include "base/ascii.h"
 #include "signer/verifier.h"
 
 #include <map>
 #include <optional>
 
+#include "base/ascii.h"
 #include "canon/header.h"
 #include "signer/base64.h"
 #include "signer/digest.h"
@@ -16,29 +16,6 @@ namespace signet {
 namespace {
 
 using VStatus = VerifyResult::Status;
-
-std::optional<canon::Canon> parse_canon(std::string_view s) {
-  if (s == "simple") return canon::Canon::Simple;
-  if (s == "relaxed") return canon::Canon::Relaxed;
-  return std::nullopt;
-}
-
-std::optional<std::int64_t> parse_time(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  std::int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-// d= and i= compare case-insensitively (domain names).
-bool is_same_or_subdomain(std::string_view sub, std::string_view dom) {
-  if (ascii::iequals(sub, dom)) return true;
-  return sub.size() > dom.size() && sub[sub.size() - dom.size() - 1] == '.' &&
-         ascii::iequals(sub.substr(sub.size() - dom.size()), dom);
-}
 
 bool is_base64_chars(std::string_view s) {
   for (char c : s) {
@@ -69,76 +46,34 @@ class OneSignature {
   }
 
   bool check() {
-    const std::size_t colon = field_.find(':');
-    const std::string_view value = field_.substr(colon + 1);
-    auto parsed = parse_tag_list(value);
+    const std::string_view value = canon::header_value(field_);
+    auto parsed = parse_signature(value);
     if (!parsed) return done(VStatus::PermError, "malformed signature: " + parsed.error().message);
-    const TagList& tags = parsed.value();
-    auto tag = [&](std::string_view n) -> std::optional<std::string> {
-      const Tag* t = tags.find(n);
-      return t ? std::optional<std::string>(t->value) : std::nullopt;
-    };
-    if (auto d = tag("d")) r_.domain = *d;
-    if (auto s = tag("s")) r_.selector = *s;
-    if (auto a = tag("a")) r_.algorithm = *a;
+    const ParsedSignature& sig = parsed.value();
+    r_.domain = sig.domain;
+    r_.selector = sig.selector;
+    r_.algorithm = sig.algorithm_text;
 
     // §6.1.1: required tags and their syntax.
-    for (const char* required : {"v", "a", "b", "bh", "d", "h", "s"}) {
-      if (!tags.find(required)) return done(VStatus::PermError, std::string("signature missing required tag ") + required + "=");
+    if (auto defect = check_signature(sig)) {
+      return done(defect->policy ? VStatus::Policy : VStatus::PermError, std::move(defect->message));
     }
-    if (*tag("v") != "1") return done(VStatus::PermError, "incompatible version v=" + tag("v")->substr(0, 10));
-    if (r_.algorithm == "rsa-sha1") return done(VStatus::Policy, "rsa-sha1 is not accepted (RFC 8301)");
-    const auto algorithm = parse_algorithm(r_.algorithm);
-    if (!algorithm) return done(VStatus::PermError, "unknown algorithm a=" + r_.algorithm.substr(0, 30));
-    if (tags.find("l")) return done(VStatus::Policy, "l= body length limit is refused: content may have been appended");
-    if (auto q = tag("q"); q && strip_fws(*q) != "dns/txt") return done(VStatus::PermError, "unsupported query method q=" + q->substr(0, 20));
-
-    canon::Canon hc = canon::Canon::Simple, bc = canon::Canon::Simple;  // §3.5: c= defaults to simple/simple
-    if (auto c = tag("c")) {
-      const std::string cv = strip_fws(*c);
-      const std::size_t slash = cv.find('/');
-      auto h = parse_canon(cv.substr(0, slash));
-      auto b = slash == std::string::npos ? std::optional<canon::Canon>(canon::Canon::Simple) : parse_canon(cv.substr(slash + 1));
-      if (!h || !b) return done(VStatus::PermError, "unknown canonicalization c=" + cv.substr(0, 30));
-      hc = *h;
-      bc = *b;
+    if (sig.expiration && *sig.expiration + options_.clock_skew < options_.now) {
+      return done(VStatus::Fail, "signature expired (x=" + sig.tag("x")->value + ")");
     }
-    const std::vector<std::string> h = split_colon_list(*tag("h"));
-    bool signs_from = false;
-    for (const std::string& name : h) {
-      if (name.empty()) return done(VStatus::PermError, "empty header name in h=");
-      if (ascii::iequals(name, "from")) signs_from = true;
+    if (!is_base64_chars(sig.body_hash) || !is_base64_chars(sig.signature)) {
+      return done(VStatus::PermError, "bh= or b= is not base64");
     }
-    if (!signs_from) return done(VStatus::PermError, "h= does not include From (RFC 6376 §5.4)");
-    if (r_.domain.empty()) return done(VStatus::PermError, "empty d=");
-    if (auto i = tag("i")) {
-      const std::size_t at = i->rfind('@');
-      const std::string_view idom = at == std::string::npos ? std::string_view() : std::string_view(*i).substr(at + 1);
-      if (!is_same_or_subdomain(idom, r_.domain)) return done(VStatus::PermError, "i= is not in the d= domain");
-    }
-    std::optional<std::int64_t> t, x;
-    if (auto tv = tag("t")) {
-      t = parse_time(*tv);
-      if (!t) return done(VStatus::PermError, "t= is not a timestamp");
-    }
-    if (auto xv = tag("x")) {
-      x = parse_time(*xv);
-      if (!x) return done(VStatus::PermError, "x= is not a timestamp");
-      if (t && *x < *t) return done(VStatus::PermError, "x= is before t=");
-      if (*x + options_.clock_skew < options_.now) return done(VStatus::Fail, "signature expired (x=" + *xv + ")");
-    }
-    const std::string bh_tag = strip_fws(*tag("bh"));
-    const std::string b_tag = strip_fws(*tag("b"));
-    if (!is_base64_chars(bh_tag) || !is_base64_chars(b_tag)) return done(VStatus::PermError, "bh= or b= is not base64");
-    const auto b_raw = base64::decode(b_tag);
-    const auto bh_raw = base64::decode(bh_tag);
+    const auto b_raw = base64::decode(sig.signature);
+    const auto bh_raw = base64::decode(sig.body_hash);
     if (!b_raw || !bh_raw) return done(VStatus::PermError, "bh= or b= is not valid base64");
 
     // §6.1.2: the key.
-    auto key = fetch_key(*algorithm, tag("i"));
+    auto key = fetch_key(*sig.algorithm, sig.identity);
     if (!key) return false;
 
     // §6.1.3: body hash, then header hash.
+    const auto [hc, bc] = *sig.canon;
     auto it = body_hashes_.find(bc);
     if (it == body_hashes_.end()) {
       BodyHasher hasher(bc);
@@ -149,11 +84,11 @@ class OneSignature {
     if (it->second != *bh_raw) return done(VStatus::Fail, "body hash did not verify");
 
     // §3.5: the b= value, surrounding whitespace included, is deleted.
-    const Tag* b = tags.find("b");
-    std::string unsigned_field(field_.substr(0, colon + 1));
+    const Tag* b = sig.tag("b");
+    std::string unsigned_field(field_.substr(0, field_.size() - value.size()));
     unsigned_field.append(value.substr(0, b->span_begin));
     unsigned_field.append(value.substr(b->span_end));
-    const Sha256Digest digest = hash_headers(fields_, h, hc, unsigned_field);
+    const Sha256Digest digest = hash_headers(fields_, sig.headers, hc, unsigned_field);
     if (!key->verify_digest(digest, *b_raw)) return done(VStatus::Fail, "signature did not verify");
     r_.status = VStatus::Pass;
     return true;

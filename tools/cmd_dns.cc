@@ -7,8 +7,8 @@
 #include <fmt/core.h>
 
 #include "keystore/key_file.h"
-#include "keystore/txt_lookup.h"
 #include "keystore/lifecycle.h"
+#include "keystore/txt_lookup.h"
 #include "signer/key_record.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"

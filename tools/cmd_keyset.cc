@@ -4,7 +4,6 @@
 //                                        write it atomically; on any problem nothing changes
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
-
 #include <unistd.h>
 
 #include <ctime>

@@ -63,14 +63,14 @@ int sign_main(const std::vector<std::string>& args) {
   for (const auto& s : selectors) {
     if (!valid_dns_name(s)) return fail("sign", "--selector " + s + " is not a valid selector (RFC 6376 §3.1)");
   }
-  auto canon = conf::parse_canonicalization(canon_opt);
-  if (!canon) {
+  auto canons = canon::parse_canonicalization(canon_opt);
+  if (!canons) {
     return fail("sign", "--canon " + canon_opt + ": expected relaxed/relaxed, simple/simple, relaxed/simple or simple/relaxed");
   }
 
   SignOptions options;
-  options.header_canon = canon->first;
-  options.body_canon = canon->second;
+  options.header_canon = canons->first;
+  options.body_canon = canons->second;
   if (vm.count("expire")) {
     options.expire_after = parse_duration(expire);
     if (!options.expire_after) return fail("sign", "--expire " + expire + ": expected a duration such as 7d, 12h or 3600");

@@ -1,4 +1,3 @@
-#include "base/time.h"
 #include "tools/keyset_context.h"
 
 #include <fcntl.h>
@@ -12,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/time.h"
 #include "keystore/snapshot.h"
 
 namespace po = boost::program_options;

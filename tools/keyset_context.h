@@ -13,14 +13,15 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "conf/config.h"
 #include "keystore/manifest.h"
-#include "base/result.h"
 #include "signer/verifier.h"
 
 namespace signet::tools {
