@@ -128,7 +128,7 @@ Status read_file(const std::string& path, const po::options_description& desc, b
 Result<Stream> build_stream(const Section& s) {
   Stream st;
   st.name = s.name;
-  HeaderPolicy headers = default_header_policy();
+  SignOptions sign;
   const std::string where = s.file + ": [stream." + s.name + "] ";
   for (const auto& [opt, value] : s.options) {
     if (opt == "domain") {
@@ -142,15 +142,15 @@ Result<Stream> build_stream(const Section& s) {
     } else if (opt == "canonicalization") {
       auto c = canon::parse_canonicalization(value);
       if (!c) return permanent_error(where + "canonicalization " + value + ": use relaxed/relaxed or simple/simple");
-      st.header_canon = c->first;
-      st.body_canon = c->second;
+      sign.header_canon = c->first;
+      sign.body_canon = c->second;
     } else if (opt == "sign-headers") {
-      headers.sign = split_list(value);
+      sign.headers.sign = split_list(value);
     } else if (opt == "oversign-headers") {
-      headers.oversign = split_list(value);
+      sign.headers.oversign = split_list(value);
     } else if (opt == "expire") {
-      st.expire = parse_duration(value);
-      if (!st.expire) return permanent_error(where + "expire " + value + ": use a duration such as 7d");
+      sign.expire_after = parse_duration(value);
+      if (!sign.expire_after) return permanent_error(where + "expire " + value + ": use a duration such as 7d");
     } else if (opt == "owner") {
       st.owner = value;
     } else if (opt == "rotate-every" || opt == "overlap" || opt == "emergency-overlap" || opt == "propagation-delay") {
@@ -177,7 +177,7 @@ Result<Stream> build_stream(const Section& s) {
   }
   if (st.domain.empty()) return permanent_error(where + "needs a domain");
   if (st.selectors.size() > 2) return permanent_error(where + "has more than two selectors (one rsa, one ed25519 at most)");
-  st.headers = normalize_policy(std::move(headers));
+  st.signing = SignProfile(std::move(sign));
   return st;
 }
 
@@ -225,29 +225,24 @@ const Stream* Config::find_stream(std::string_view name) const {
   return it == stream_index.end() ? nullptr : &streams[it->second];
 }
 
-Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg) {
-  std::vector<keystore::KeySpec> specs;
+Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg) {
+  std::vector<keystore::KeyRow> rows;
   for (const Stream& s : cfg.streams) {
     for (const std::string& sel : s.selectors) {
-      keystore::KeySpec spec;
-      spec.stream = s.name;
-      spec.domain = s.domain;
-      spec.selector = sel;
-      spec.path = cfg.key_directory + "/" + s.domain + "/" + sel + ".key";
-      spec.origin = cfg.config_file + " [stream." + s.name + "]";
-      specs.push_back(std::move(spec));
+      rows.push_back(keystore::configured_selector(s.name, s.domain, sel, cfg.config_file + " [stream." + s.name + "]"));
     }
   }
-  auto managed = keystore::specs_from_manifest(cfg.key_directory);
+  auto managed = keystore::read_manifest(cfg.key_directory);
   if (!managed) return managed.error();
-  for (keystore::KeySpec& spec : managed.value()) {
-    if (const Stream* s = cfg.find_stream(spec.stream); s && !spec.retired && ascii::to_lower(spec.domain) != s->domain) {
-      return permanent_error(spec.origin + ": key " + spec.selector + " is for " + spec.domain + " but stream " +
+  if (Status st = keystore::check_manifest(managed.value()); !st) return st.error();
+  for (keystore::KeyRow& row : managed->keys) {
+    if (const Stream* s = cfg.find_stream(row.stream); s && !row.retired_at && ascii::to_lower(row.domain) != s->domain) {
+      return permanent_error(row.origin + ": key " + row.selector + " is for " + row.domain + " but stream " +
                              s->name + " signs as " + s->domain);
     }
-    specs.push_back(std::move(spec));
+    rows.push_back(std::move(row));
   }
-  return specs;
+  return rows;
 }
 
 Result<Config> load_config(int argc, const char* const* argv) {

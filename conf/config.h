@@ -10,7 +10,7 @@
 // do; never exits the process. `--help` / `--version` are reported through
 // Config::exit_early.
 //
-// key_specs() lists the keys a Config needs (static selectors and the key
+// key_rows() lists the keys a Config needs (static selectors and the key
 // set's manifest) for keystore::KeySnapshot::load.
 #pragma once
 
@@ -25,7 +25,7 @@
 #include "conf/cidr.h"
 #include "keystore/lifecycle.h"
 #include "keystore/snapshot.h"
-#include "signer/header_select.h"
+#include "signer/signer.h"
 
 namespace signet::conf {
 
@@ -35,10 +35,7 @@ struct Stream {
   std::string name;
   std::string domain;
   std::vector<std::string> selectors;
-  canon::Canon header_canon = canon::Canon::Relaxed;
-  canon::Canon body_canon = canon::Canon::Relaxed;
-  HeaderPolicy headers;  // normalized: From/Subject/To/Date always oversigned
-  std::optional<std::int64_t> expire;
+  SignProfile signing;  // canonicalization, signed/oversigned headers, x=: prepared once
   std::string owner;
   keystore::RotationPolicy rotation;      // rotate-every, overlap, emergency-overlap, propagation-delay
   std::vector<std::string> sasl_logins;  // tenant binding, globs
@@ -88,11 +85,12 @@ struct Config {
   keystore::LoadOptions key_options() const { return {allow_group_readable_keys, overlap_signing}; }
 };
 
-// Every key the configuration needs: streams' `selector =` lines (always
-// active) and the rows of <key-directory>/manifest (scheduled windows), the
-// latter checked against the streams (a key must sign as its stream's
-// domain). Reads the manifest; fails naming the file and line.
-Result<std::vector<keystore::KeySpec>> key_specs(const Config& cfg);
+// Every key the configuration needs: streams' `selector =` lines (rows whose
+// window is `always`, keystore::configured_selector) and the rows of
+// <key-directory>/manifest, checked (keystore::check_manifest) and against
+// the streams (a key must sign as its stream's domain). Reads the manifest;
+// fails naming the file and line. Paths are relative to key_directory.
+Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg);
 
 Result<Config> load_config(int argc, const char* const* argv);
 

@@ -17,9 +17,9 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 long active_index(const Manifest& m, const std::string& stream, Algorithm a, std::int64_t now) {
   long best = -1;
   for (std::size_t i = 0; i < m.keys.size(); ++i) {
-    const KeyEntry& k = m.keys[i];
-    if (k.stream != stream || k.algorithm != a || state_of(k, now) != KeyState::Active) continue;
-    if (best < 0 || *k.active_from > *m.keys[static_cast<std::size_t>(best)].active_from) best = static_cast<long>(i);
+    const KeyRow& k = m.keys[i];
+    if (k.stream != stream || k.algorithm != a || k.state(now) != KeyState::Active) continue;
+    if (best < 0 || k.window.starts_after(m.keys[static_cast<std::size_t>(best)].window)) best = static_cast<long>(i);
   }
   return best;
 }
@@ -27,35 +27,14 @@ long active_index(const Manifest& m, const std::string& stream, Algorithm a, std
 long standby_index(const Manifest& m, const std::string& stream, Algorithm a, std::int64_t now) {
   long best = -1;
   for (std::size_t i = 0; i < m.keys.size(); ++i) {
-    const KeyEntry& k = m.keys[i];
-    if (k.stream != stream || k.algorithm != a || state_of(k, now) != KeyState::Standby) continue;
+    const KeyRow& k = m.keys[i];
+    if (k.stream != stream || k.algorithm != a || k.state(now) != KeyState::Standby) continue;
     if (best < 0 || k.published_at < m.keys[static_cast<std::size_t>(best)].published_at) best = static_cast<long>(i);
   }
   return best;  // the longest published standby: the one resolvers have seen
 }
 
 }  // namespace
-
-std::string_view state_name(KeyState s) {
-  switch (s) {
-    case KeyState::Standby: return "standby";
-    case KeyState::Scheduled: return "scheduled";
-    case KeyState::Active: return "active";
-    case KeyState::Draining: return "draining";
-    case KeyState::RetireDue: return "retire-due";
-    case KeyState::Retired: return "retired";
-  }
-  return "retired";
-}
-
-KeyState state_of(const KeyEntry& k, std::int64_t now) {
-  if (k.retired_at) return KeyState::Retired;
-  if (!k.active_from) return KeyState::Standby;
-  if (now < *k.active_from) return KeyState::Scheduled;
-  if (!k.active_until || now < *k.active_until) return KeyState::Active;
-  if (!k.retire_at || now < *k.retire_at) return KeyState::Draining;
-  return KeyState::RetireDue;
-}
 
 std::string next_selector(const std::string& tmpl, const std::string& stream, Algorithm a, int bits,
                           std::int64_t now, const std::set<std::string>& taken) {
@@ -77,13 +56,13 @@ std::string next_selector(const std::string& tmpl, const std::string& stream, Al
   return name;
 }
 
-Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
+Result<KeyRow> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
                               const std::set<std::string>& also_taken) {
   std::set<std::string> taken = also_taken;  // the register: every selector ever used for this domain
-  for (const KeyEntry& k : m.keys) {
+  for (const KeyRow& k : m.keys) {
     if (k.domain == s.domain) taken.insert(k.selector);
   }
-  KeyEntry e;
+  KeyRow e;
   e.stream = s.stream;
   e.domain = s.domain;
   e.algorithm = a;
@@ -114,7 +93,7 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
                              m.keys[static_cast<std::size_t>(cur)].selector + ": run `signet key new --stream " + s.stream +
                              " --algorithm " + std::string(key_type_name(a)) + "` and publish its record first");
     }
-    KeyEntry& new_key = plan.manifest.keys[static_cast<std::size_t>(next)];
+    KeyRow& new_key = plan.manifest.keys[static_cast<std::size_t>(next)];
     const std::int64_t visible = new_key.published_at + s.policy.propagation_delay;
     std::int64_t at;
     if (r.revoke_now) {
@@ -141,15 +120,15 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
   plan.cutover = *cutover;
   // One instant for every algorithm of the stream, so both move together.
   for (Algorithm a : plan.need_standby) {
-    KeyEntry& new_key = plan.manifest.keys[static_cast<std::size_t>(standby_index(m, s.stream, a, now))];
-    new_key.active_from = plan.cutover;
+    KeyRow& new_key = plan.manifest.keys[static_cast<std::size_t>(standby_index(m, s.stream, a, now))];
+    new_key.window = Window::scheduled(plan.cutover);
     const long cur = active_index(m, s.stream, a, now);
     if (cur < 0) {  // the stream's first key of this algorithm: nothing to drain
       plan.changes.push_back(new_key.selector + ": signs from " + rfc3339::format(plan.cutover) + " (first key)");
       continue;
     }
-    KeyEntry& old_key = plan.manifest.keys[static_cast<std::size_t>(cur)];
-    old_key.active_until = plan.cutover;
+    KeyRow& old_key = plan.manifest.keys[static_cast<std::size_t>(cur)];
+    old_key.window.until = plan.cutover;
     if (r.revoke_now) {
       // Confirmed compromise: the record goes to p= empty now, and mail in
       // flight signed with it fails; the operator confirmed that (--yes).
@@ -170,7 +149,7 @@ Result<RotationPlan> plan_rotation(const Manifest& m, const StreamInfo& s, const
 std::vector<std::size_t> due_for_retirement(const Manifest& m, std::int64_t now) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < m.keys.size(); ++i) {
-    if (state_of(m.keys[i], now) == KeyState::RetireDue) out.push_back(i);
+    if (m.keys[i].state(now) == KeyState::RetireDue) out.push_back(i);
   }
   return out;
 }

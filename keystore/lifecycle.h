@@ -3,7 +3,8 @@
 // without breaking mail"). The clock is an input; nothing here touches disk,
 // so `signet key …` can validate a whole change before writing anything.
 //
-// state_of(entry, now): where a key is in its life at `now`.
+// A key's state at `now` is KeyRow::state (keystore/key_row.h), the same
+// rule the daemon's snapshot signs by.
 // next_selector(template, …): the selector a new key gets. Placeholders
 // {stream} {yyyymm} {yyyy} {mm} {alg} {bits}; default "{stream}-{yyyymm}-{alg}{bits}"
 // gives tx-202611-rsa2048 / tx-202611-ed25519 (M3AAWG style). A name already
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "keystore/key_row.h"
 #include "keystore/manifest.h"
 
 namespace signet::keystore {
@@ -46,15 +48,11 @@ struct StreamInfo {
   RotationPolicy policy;
 };
 
-enum class KeyState { Standby, Scheduled, Active, Draining, RetireDue, Retired };
-std::string_view state_name(KeyState s);
-KeyState state_of(const KeyEntry& k, std::int64_t now);
-
 std::string next_selector(const std::string& tmpl, const std::string& stream, Algorithm a, int bits,
                           std::int64_t now, const std::set<std::string>& taken);
 
 // also_taken: names used outside the manifest (delegated selectors).
-Result<KeyEntry> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
+Result<KeyRow> plan_new_key(const Manifest& m, const StreamInfo& s, Algorithm a, int bits, std::int64_t now,
                               const std::set<std::string>& also_taken = {});
 
 struct RotationRequest {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <thread>
-#include <set>
 #include <unordered_map>
 
 #include "base/time.h"
@@ -14,13 +14,13 @@
 namespace signet::keystore {
 namespace {
 
-std::string when(std::int64_t t) {
-  return t == std::numeric_limits<std::int64_t>::min() ? "always" : rfc3339::format(t);
+bool is_hidden(const HiddenKeys& hidden, const KeyRow& row) {
+  return !hidden.empty() && hidden.count(row.domain + "/" + row.selector) > 0;
 }
 
 }  // namespace
 
-Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<KeySpec>& specs,
+Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& dir, const std::vector<KeyRow>& rows,
                                                              const LoadOptions& options,
                                                              const KeySnapshot* previous) {
   auto snap = std::make_shared<KeySnapshot>();
@@ -34,23 +34,22 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
   // 1. Read every file (checks, content hash), in order, so the first problem
   //    reported is the first in the key set.
   std::map<std::pair<std::string, std::string>, std::string> selectors;  // (domain, selector) -> origin
-  std::vector<KeyBytes> bytes(specs.size());
+  std::vector<KeyBytes> bytes(rows.size());
   std::vector<std::size_t> to_parse;
-  snap->keys_.resize(specs.size());
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const KeySpec& spec = specs[i];
-    const std::string at = spec.origin.empty() ? "" : spec.origin + ": ";
-    auto [it, fresh] = selectors.emplace(std::make_pair(spec.domain, spec.selector), spec.origin);
+  snap->keys_.resize(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const KeyRow& row = rows[i];
+    const std::string at = row.origin.empty() ? "" : row.origin + ": ";
+    auto [it, fresh] = selectors.emplace(std::make_pair(row.domain, row.selector), row.origin);
     if (!fresh) {
-      return permanent_error(at + "selector " + spec.selector + " of " + spec.domain + " is already used (" +
+      return permanent_error(at + "selector " + row.selector + " of " + row.domain + " is already used (" +
                              it->second + "); a selector is never reused: choose a new name");
     }
     Entry& e = snap->keys_[i];
-    e.spec = spec;
-    e.algorithm = spec.algorithm.value_or(Algorithm::RsaSha256);
-    if (spec.retired) continue;
-    auto b = read_key_file(spec.path, options.allow_group_readable);
-    if (!b) return permanent_error(at + "stream " + spec.stream + ": " + b.error().message);
+    e.row = row;
+    if (row.retired_at) continue;
+    auto b = read_key_file(dir + "/" + row.file, options.allow_group_readable);
+    if (!b) return permanent_error(at + "stream " + row.stream + ": " + b.error().message);
     Sha256 sha;
     sha.write(b->bytes());
     e.content = sha.finish();
@@ -62,7 +61,7 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
     }
   }
   // 2. Parse what is new, on every core (a 10 000-stream key set is 20 000 keys).
-  std::vector<std::optional<Error>> errors(specs.size());
+  std::vector<std::optional<Error>> errors(rows.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t j = next++; j < to_parse.size(); j = next++) {
@@ -84,91 +83,98 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::vector<K
   for (auto& t : pool) t.join();
   snap->parsed_ = to_parse.size();
   // 3. Check each parsed key against its entry, in key-set order.
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const KeySpec& spec = specs[i];
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const KeyRow& row = rows[i];
     Entry& e = snap->keys_[i];
-    const std::string at = spec.origin.empty() ? "" : spec.origin + ": ";
-    if (errors[i]) return permanent_error(at + "stream " + spec.stream + ": key file " + spec.path + ": " + errors[i]->message);
+    const std::string at = row.origin.empty() ? "" : row.origin + ": ";
+    const std::string path = dir + "/" + row.file;
+    if (errors[i]) return permanent_error(at + "stream " + row.stream + ": key file " + path + ": " + errors[i]->message);
     if (!e.key) continue;
-    e.algorithm = e.key->algorithm();
-    if (spec.algorithm && *spec.algorithm != e.algorithm) {
-      return permanent_error(at + spec.path + " holds an " + std::string(key_type_name(e.algorithm)) +
-                             " key, the entry says " + std::string(key_type_name(*spec.algorithm)));
+    if (!row.algorithm_from_file && row.algorithm != e.key->algorithm()) {
+      return permanent_error(at + path + " holds an " + std::string(key_type_name(e.key->algorithm())) +
+                             " key, the entry says " + std::string(key_type_name(row.algorithm)));
     }
-    if (spec.bits != 0 && spec.bits != e.key->bits()) {
-      return permanent_error(at + spec.path + " is a " + std::to_string(e.key->bits()) + "-bit key, the entry says " +
-                             std::to_string(spec.bits));
+    if (row.bits != 0 && row.bits != e.key->bits()) {
+      return permanent_error(at + path + " is a " + std::to_string(e.key->bits()) + "-bit key, the entry says " +
+                             std::to_string(row.bits));
     }
+    e.row.algorithm = e.key->algorithm();
+    e.row.bits = e.key->bits();
   }
   std::stable_sort(snap->keys_.begin(), snap->keys_.end(),
-                   [](const Entry& a, const Entry& b) { return a.spec.stream < b.spec.stream; });
+                   [](const Entry& a, const Entry& b) { return a.row.stream < b.row.stream; });
   for (std::size_t i = 0; i < snap->keys_.size();) {
     std::size_t j = i;
-    while (j < snap->keys_.size() && snap->keys_[j].spec.stream == snap->keys_[i].spec.stream) ++j;
-    snap->by_stream_[snap->keys_[i].spec.stream] = {i, j};
+    while (j < snap->keys_.size() && snap->keys_[j].row.stream == snap->keys_[i].row.stream) ++j;
+    snap->by_stream_[snap->keys_[i].row.stream] = {i, j};
     i = j;
   }
   return std::shared_ptr<const KeySnapshot>(std::move(snap));
 }
 
-// The key of `stream` and algorithm `a` that signs at `now`: its window
-// contains now; among several, the newest. With newer_than set: the newest key
-// older than it that was active at its cutover (the outgoing key).
-const KeySnapshot::Entry* KeySnapshot::pick(std::string_view stream, Algorithm a, std::int64_t now,
-                                            const Entry* newer_than, const std::set<std::string>* hidden,
-                                            bool draining_ok) const {
+template <typename Eligible>
+const KeySnapshot::Entry* KeySnapshot::newest(std::string_view stream, Algorithm a, Eligible eligible) const {
   const auto it = by_stream_.find(stream);
   if (it == by_stream_.end()) return nullptr;
   const Entry* best = nullptr;
   for (std::size_t i = it->second.first; i < it->second.second; ++i) {
     const Entry& e = keys_[i];
-    if (!e.key || e.algorithm != a) continue;
-    if (hidden && hidden->count(e.spec.domain + "/" + e.spec.selector)) continue;
-    if (draining_ok) {
-      // Fallback when the scheduled key is hidden: a key that has signed and
-      // whose record is still published may go on signing.
-      if (now < e.spec.active_from || (e.spec.retire_at && now >= *e.spec.retire_at)) continue;
-    } else if (newer_than) {
-      const std::int64_t cut = newer_than->spec.active_from;
-      if (&e == newer_than || e.spec.active_from >= cut) continue;
-      if (e.spec.active_until && *e.spec.active_until < cut) continue;  // not active at the cutover
-      if (e.spec.retire_at && now >= *e.spec.retire_at) continue;       // its record is gone
-    } else {
-      if (now < e.spec.active_from || (e.spec.active_until && now >= *e.spec.active_until)) continue;
-    }
-    if (!best || e.spec.active_from > best->spec.active_from) best = &e;
+    if (!e.signs_as(a) || !eligible(e)) continue;
+    if (!best || e.row.window.starts_after(best->row.window)) best = &e;
   }
   return best;
 }
 
-std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t now,
-                                              const std::set<std::string>* hidden) const {
+const KeySnapshot::Entry* KeySnapshot::signing_key(std::string_view stream, Algorithm a, std::int64_t now,
+                                                   const HiddenKeys& hidden) const {
+  return newest(stream, a, [&](const Entry& e) { return e.row.state(now) == KeyState::Active && !is_hidden(hidden, e.row); });
+}
+
+// The key `current` took over from: it started before current's cutover,
+// was still signing at it, and its record is still published.
+const KeySnapshot::Entry* KeySnapshot::outgoing_key(std::string_view stream, Algorithm a, std::int64_t now,
+                                                    const Entry& current) const {
+  const std::int64_t cut = current.row.window.from;
+  return newest(stream, a, [&](const Entry& e) {
+    const Window& w = e.row.window;
+    return &e != &current && w.started(cut) && !(w.is_scheduled() && w.from >= cut) && !(w.until && *w.until < cut) &&
+           e.row.record_live(now);
+  });
+}
+
+// The scheduled key is not in DNS yet: a key that has signed and whose record
+// is still published goes on signing.
+const KeySnapshot::Entry* KeySnapshot::stand_in_key(std::string_view stream, Algorithm a, std::int64_t now,
+                                                    const HiddenKeys& hidden) const {
+  return newest(stream, a, [&](const Entry& e) {
+    return e.row.window.started(now) && e.row.record_live(now) && !is_hidden(hidden, e.row);
+  });
+}
+
+SigningKey KeySnapshot::signing(const Entry& e) {
+  return SigningKey{e.key.get(), e.row.domain, e.row.selector, std::nullopt};
+}
+
+std::vector<SigningKey> KeySnapshot::keys_for(std::string_view stream, std::int64_t now, const HiddenKeys& hidden) const {
   std::vector<SigningKey> out;
   for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
-    const Entry* current = pick(stream, a, now, nullptr, hidden);
-    if (!current && hidden && !hidden->empty() && pick(stream, a, now, nullptr)) {
-      current = pick(stream, a, now, nullptr, hidden, true);  // the scheduled key is not in DNS yet
-    }
+    const Entry* current = signing_key(stream, a, now, hidden);
+    if (!current && !hidden.empty() && signing_key(stream, a, now, {})) current = stand_in_key(stream, a, now, hidden);
     if (!current) continue;
-    out.push_back(SigningKey{current->key.get(), current->spec.domain, current->spec.selector, std::nullopt});
-    if (options_.overlap_signing > 0 && now < current->spec.active_from + options_.overlap_signing) {
-      if (const Entry* outgoing = pick(stream, a, now, current)) {
-        out.push_back(SigningKey{outgoing->key.get(), outgoing->spec.domain, outgoing->spec.selector, std::nullopt});
-      }
+    out.push_back(signing(*current));
+    const Window& w = current->row.window;
+    if (options_.overlap_signing > 0 && w.is_scheduled() && now < w.from + options_.overlap_signing) {
+      if (const Entry* outgoing = outgoing_key(stream, a, now, *current)) out.push_back(signing(*outgoing));
     }
   }
   return out;
 }
 
-std::vector<std::pair<SigningKey, std::int64_t>> KeySnapshot::upcoming(std::int64_t now, std::int64_t horizon) const {
-  std::vector<std::pair<SigningKey, std::int64_t>> out;
+std::vector<KeySnapshot::Upcoming> KeySnapshot::upcoming(std::int64_t now, std::int64_t horizon) const {
+  std::vector<Upcoming> out;
   for (const Entry& e : keys_) {
-    if (!e.key || e.spec.active_from == std::numeric_limits<std::int64_t>::min() ||
-        e.spec.active_from == std::numeric_limits<std::int64_t>::max())
-      continue;
-    if (e.spec.active_from > now - horizon && e.spec.active_from <= now + horizon) {
-      out.emplace_back(SigningKey{e.key.get(), e.spec.domain, e.spec.selector, std::nullopt}, e.spec.active_from);
-    }
+    const auto from = e.row.window.start();
+    if (e.key && from && *from > now - horizon && *from <= now + horizon) out.push_back({signing(e), e.row});
   }
   return out;
 }
@@ -180,27 +186,28 @@ std::optional<std::int64_t> KeySnapshot::next_change(std::int64_t now) const {
   };
   for (const Entry& e : keys_) {
     if (!e.key) continue;
-    if (e.spec.active_from != std::numeric_limits<std::int64_t>::min() &&
-        e.spec.active_from != std::numeric_limits<std::int64_t>::max()) {
-      consider(e.spec.active_from);
-      if (options_.overlap_signing > 0) consider(e.spec.active_from + options_.overlap_signing);
+    if (const auto from = e.row.window.start()) {
+      consider(*from);
+      if (options_.overlap_signing > 0) consider(*from + options_.overlap_signing);
     }
-    if (e.spec.active_until) consider(*e.spec.active_until);
-    if (e.spec.retire_at) consider(*e.spec.retire_at);
+    if (e.row.window.until) consider(*e.row.window.until);
+    if (e.row.retire_at) consider(*e.row.retire_at);
   }
   return next;
 }
 
 std::vector<std::string> KeySnapshot::gaps(std::int64_t now) const {
+  constexpr std::int64_t kForever = std::numeric_limits<std::int64_t>::max();
   std::vector<std::string> out;
   for (const auto& [stream, range] : by_stream_) {
     for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
+      // Each signing window as [from, until): `always` covers from the start.
       std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> windows;
       for (std::size_t i = range.first; i < range.second; ++i) {
         const Entry& e = keys_[i];
-        const bool standby = e.spec.active_from == std::numeric_limits<std::int64_t>::max();
-        if (e.key && !standby && e.algorithm == a && (!e.spec.active_until || *e.spec.active_until > now)) {
-          windows.emplace_back(e.spec.active_from, e.spec.active_until);
+        const Window& w = e.row.window;
+        if (e.signs_as(a) && !w.is_standby() && (!w.until || *w.until > now)) {
+          windows.emplace_back(w.start().value_or(std::numeric_limits<std::int64_t>::min()), w.until);
         }
       }
       if (windows.empty()) continue;
@@ -209,20 +216,25 @@ std::vector<std::string> KeySnapshot::gaps(std::int64_t now) const {
       const std::string what = "stream " + stream + " (" + std::string(key_type_name(a)) + ")";
       for (const auto& [from, until] : windows) {
         if (from > covered) {
-          out.push_back(what + " has no key to sign with from " + when(covered) + " to " + when(from));
+          out.push_back(what + " has no key to sign with from " + rfc3339::format(covered) + " to " + rfc3339::format(from));
         }
         if (!until) {
-          covered = std::numeric_limits<std::int64_t>::max();
+          covered = kForever;
           break;
         }
         covered = std::max(covered, *until);
       }
-      if (covered != std::numeric_limits<std::int64_t>::max()) {
-        out.push_back(what + " has no key to sign with from " + when(covered) + " on");
-      }
+      if (covered != kForever) out.push_back(what + " has no key to sign with from " + rfc3339::format(covered) + " on");
     }
   }
   return out;
+}
+
+Result<std::shared_ptr<const KeySnapshot>> load_key_directory(const std::string& dir, const LoadOptions& options) {
+  auto m = read_manifest(dir);
+  if (!m) return m.error();
+  if (Status s = check_manifest(m.value()); !s) return s.error();
+  return KeySnapshot::load(dir, m->keys, options);
 }
 
 }  // namespace signet::keystore

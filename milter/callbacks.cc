@@ -8,6 +8,7 @@
 #include <ctime>
 #include <string>
 
+#include "milter/header_text.h"
 #include "milter/log.h"
 #include "milter/session.h"
 
@@ -21,6 +22,8 @@ struct Connection {
   Session session;
   bool leading_space = false;  // SMFIP_HDR_LEADSPC negotiated
 };
+
+std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 // The connection's state, created by whichever of negotiate/connect comes first.
 Connection* ensure_conn(SMFICTX* ctx) {
@@ -94,7 +97,9 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
   }
   try {
-    ensure_conn(ctx)->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    Connection* c = ensure_conn(ctx);
+    c->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    c->session.set_leading_space(c->leading_space);
   } catch (...) {
     return SMFIS_REJECT;  // out of memory: the MTA applies milter_default_action
   }
@@ -132,7 +137,7 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
 sfsistat on_eoh(SMFICTX* ctx) {
   return guarded("eoh", [&] {
     Connection* c = conn(ctx);
-    return c ? to_status(c->session.end_of_headers(macro(ctx, "i"))) : SMFIS_ACCEPT;
+    return c ? to_status(c->session.end_of_headers(macro(ctx, "i"), now(), *g_holder->hidden())) : SMFIS_ACCEPT;
   });
 }
 
@@ -147,15 +152,11 @@ sfsistat on_eom(SMFICTX* ctx) {
   return guarded("eom", [&] {
     Connection* c = conn(ctx);
     if (!c) return SMFIS_ACCEPT;
-    EndResult r = c->session.end_of_message(static_cast<std::int64_t>(std::time(nullptr)), macro(ctx, "i"));
+    EndResult r = c->session.end_of_message(macro(ctx, "i"), now(), *g_holder->hidden());
     // Inserted at index 0 one after another: insert in reverse so the first
     // signature ends up on top.
     for (auto it = r.headers.rbegin(); it != r.headers.rend(); ++it) {
-      // The MTA stores headers with LF and writes CRLF on the wire.
-      std::string value = c->leading_space ? " " : "";
-      for (char ch : it->value) {
-        if (ch != '\r') value.push_back(ch);
-      }
+      std::string value = value_to_mta(it->value, c->leading_space);
       if (smfi_insheader(ctx, 0, const_cast<char*>(it->name.c_str()), value.data()) != MI_SUCCESS) {
         Log::warn(c->session.queue_id() + ": the MTA refused the DKIM-Signature header; message passes unsigned");
         break;

@@ -4,46 +4,32 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <ctime>
 
 #include "base/time.h"
-#include "keystore/manifest.h"
+#include "keystore/dns_check.h"
 #include "keystore/txt_lookup.h"
 #include "milter/log.h"
-#include "signer/key_record.h"
 
 namespace signet::milter {
-namespace {
-
-std::atomic<std::shared_ptr<const std::set<std::string>>> g_hidden{std::make_shared<const std::set<std::string>>()};
-
-}  // namespace
-
-std::shared_ptr<const std::set<std::string>> hidden_keys() { return g_hidden.load(std::memory_order_acquire); }
 
 void DnsWatch::check_once() {
   const auto rt = holder_.current();
   if (!rt->config.dns_check) {
-    g_hidden.store(std::make_shared<const std::set<std::string>>());
+    holder_.set_hidden(std::make_shared<const keystore::HiddenKeys>());
     return;
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   keystore::DnsTxtLookup dns(rt->config.dns_server);
-  auto hidden = std::make_shared<std::set<std::string>>();
-  const auto before = hidden_keys();
-  for (const auto& [key, from] : rt->keys->upcoming(now, 3600)) {
-    const std::string id = key.domain + "/" + key.selector;
-    const std::string name = key.selector + "._domainkey." + key.domain;
-    bool visible = false;
-    auto records = dns.txt(name);
-    if (records) {
-      for (const std::string& txt : records.value()) {
-        auto rec = parse_key_record(txt);
-        visible |= rec && !rec->revoked() && rec->public_key_base64 == key.key->public_key_base64();
-      }
-    }
-    if (visible) {
+  auto hidden = std::make_shared<keystore::HiddenKeys>();
+  const auto before = holder_.hidden();
+  for (const auto& up : rt->keys->upcoming(now, 3600)) {
+    const std::string id = up.row.domain + "/" + up.row.selector;
+    const std::string name = up.row.dns_name();
+    const std::int64_t from = up.row.window.from;
+    const keystore::DnsFinding f =
+        keystore::check_record(dns, up.row, now, [&]() -> Result<std::string> { return up.key.key->public_key_base64(); });
+    if (keystore::visible(f)) {
       if (before->count(id)) Log::info("DNS: " + name + " is visible now; it signs from " + rfc3339::format(from));
       continue;
     }
@@ -57,7 +43,7 @@ void DnsWatch::check_once() {
                 " but its record is not visible yet; it will not sign until it is");
     }
   }
-  g_hidden.store(std::shared_ptr<const std::set<std::string>>(std::move(hidden)));
+  holder_.set_hidden(std::move(hidden));
 }
 
 bool DnsWatch::start() {

@@ -69,10 +69,10 @@ void Reloader::sync_watches() {
   name_filters_.clear();
   const auto rt = holder_.current();
   std::set<std::string> dirs = {rt->config.key_directory};  // dedicated directories: any change counts
-  auto specs = conf::key_specs(rt->config);
-  if (specs) {
-    for (const auto& s : specs.value()) {
-      if (!s.retired) dirs.insert(dir_of(s.path));
+  auto rows = conf::key_rows(rt->config);
+  if (rows) {
+    for (const auto& r : rows.value()) {
+      if (!r.retired_at) dirs.insert(dir_of(rt->config.key_directory + "/" + r.file));
     }
   }
   const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |

@@ -7,9 +7,10 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
   for (const auto& a : args) argv.push_back(a.c_str());
   auto cfg = conf::load_config(static_cast<int>(argv.size()), argv.data());
   if (!cfg) return cfg.error();
-  auto specs = conf::key_specs(cfg.value());
-  if (!specs) return specs.error();
-  auto keys = keystore::KeySnapshot::load(specs.value(), cfg->key_options(), previous ? previous->keys.get() : nullptr);
+  auto rows = conf::key_rows(cfg.value());
+  if (!rows) return rows.error();
+  auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), cfg->key_options(),
+                                          previous ? previous->keys.get() : nullptr);
   if (!keys) return keys.error();
   return std::make_shared<const Runtime>(Runtime{std::move(cfg.value()), std::move(keys.value())});
 }

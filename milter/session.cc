@@ -3,31 +3,18 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "base/ascii.h"
 #include "canon/header.h"
 #include "conf/values.h"
-#include "milter/dns_watch.h"
+#include "milter/header_text.h"
 #include "milter/log.h"
-#include "signer/message.h"
 #include "signer/signature.h"
 
 namespace signet::milter {
 namespace {
 
 std::string or_noqueue(const std::string& id) { return id.empty() ? "NOQUEUE" : id; }
-
-// (d=, s=) of every DKIM-Signature already on the message, lowercased d=.
-std::vector<std::pair<std::string, std::string>> existing_signatures(const std::vector<std::string>& fields) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const std::string& f : fields) {
-    if (!canon::header_name_equals(f, "dkim-signature")) continue;
-    auto sig = parse_signature(canon::header_value(f));
-    if (sig && sig->tag("d") && sig->tag("s")) out.emplace_back(ascii::to_lower(sig->domain), sig->selector);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -73,26 +60,23 @@ void Session::header(std::string_view name, std::string_view value) {
     error_ = "NUL byte in a header field";
     return;
   }
-  // The one place header bytes from the MTA are normalized: folded values come
-  // with LF (Postfix, Sendmail's internal form) or CRLF; what is signed, and
-  // what the MTA will put on the wire, is CRLF. With SMFIP_HDR_LEADSPC the
-  // value keeps its exact leading whitespace, so "Name:" + value is the field.
-  std::string field(name);
-  field.push_back(':');
-  field += normalize_line_endings(value);
+  // What is signed is the field as the MTA will put it on the wire.
+  std::string field = field_from_mta(name, value, leading_space_);
+  const std::string_view f(field);
+  if (facts_.from_domain.empty() && canon::header_name_equals(f, "from")) {
+    facts_.from_domain = conf::address_domain(canon::header_value(f));
+  } else if (canon::header_name_equals(f, "dkim-signature")) {
+    // Our own d=/s= already on the message: re-injected, not signed again.
+    auto sig = parse_signature(canon::header_value(f));
+    if (sig && sig->tag("d") && sig->tag("s")) already_.emplace_back(ascii::to_lower(sig->domain), sig->selector);
+  }
   fields_.push_back(std::move(field));
 }
 
-Verdict Session::end_of_headers(std::string_view queue_id) {
+Verdict Session::end_of_headers(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden) {
   note_queue_id(queue_id);
   if (!error_.empty()) return trouble(error_);
   const conf::Config& cfg = runtime_->config;
-  for (const std::string& f : fields_) {
-    if (canon::header_name_equals(f, "from")) {
-      facts_.from_domain = conf::address_domain(std::string_view(f).substr(f.find(':') + 1));
-      break;
-    }
-  }
   const conf::Route route = conf::route(cfg, facts_);
   if (route.streams.empty()) {
     Log::info(fmt::format("{}: not signed: no stream (trust={} login={} service={} from-domain={})",
@@ -102,23 +86,14 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
     reset();
     return Verdict::Accept;
   }
-  already_ = existing_signatures(fields_);
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::vector<std::string> skipped;
+  const std::vector<std::string_view> fields(fields_.begin(), fields_.end());
   for (const conf::Stream* stream : route.streams) {
-    std::vector<SigningKey> keys = keys_at(*stream, now, &skipped);
-    if (keys.empty()) {
+    if (keys_at(*stream, now, hidden, &skipped).empty()) {
       if (!skipped.empty()) continue;  // re-injected: already signed with this stream's keys
       return trouble("stream " + stream->name + " has no key to sign with");
     }
-    SignOptions opt;
-    opt.header_canon = stream->header_canon;
-    opt.body_canon = stream->body_canon;
-    opt.headers = stream->headers;
-    opt.expire_after = stream->expire;
-    auto signer = std::make_unique<MessageSigner>(std::move(opt), std::move(keys));
-    for (const std::string& f : fields_) signer->add_header(f);
-    signers_.push_back(StreamSigner{stream, std::move(signer)});
+    signers_.push_back(StreamSigner{stream, std::make_unique<MessageSigner>(stream->signing, fields)});
   }
   if (signers_.empty()) {
     std::string list;
@@ -130,11 +105,10 @@ Verdict Session::end_of_headers(std::string_view queue_id) {
   return Verdict::Continue;
 }
 
-std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_t now,
+std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_t now, const keystore::HiddenKeys& hidden,
                                         std::vector<std::string>* skipped) const {
   std::vector<SigningKey> keys;
-  const auto hidden = hidden_keys();  // keys whose DNS record is not visible (milter/dns_watch.h)
-  for (SigningKey& k : runtime_->keys->keys_for(stream.name, now, hidden.get())) {
+  for (SigningKey& k : runtime_->keys->keys_for(stream.name, now, hidden)) {
     const bool ours_present = std::find(already_.begin(), already_.end(),
                                         std::make_pair(ascii::to_lower(k.domain), k.selector)) != already_.end();
     if (!ours_present) {
@@ -150,7 +124,7 @@ void Session::body(std::string_view chunk) {
   for (auto& s : signers_) s.signer->add_body(chunk);
 }
 
-EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
+EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden) {
   note_queue_id(queue_id);
   EndResult out;
   if (!error_.empty()) {
@@ -163,7 +137,7 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
   for (auto& s : signers_) {
     // The keys whose windows hold the signing time t= (a cutover may have
     // passed since the headers), from the snapshot this message started with.
-    std::vector<SigningKey> keys = keys_at(*s.stream, now, nullptr);
+    const std::vector<SigningKey> keys = keys_at(*s.stream, now, hidden, nullptr);
     if (keys.empty()) {
       out.verdict = trouble("stream " + s.stream->name + " has no key to sign with at " + std::to_string(now));
       return out;
@@ -172,8 +146,7 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
     for (const SigningKey& k : keys) {
       added += fmt::format(" d={} s={} a={}", k.domain, k.selector, algorithm_name(k.key->algorithm()));
     }
-    s.signer->set_keys(std::move(keys));
-    auto fields = s.signer->finish(now);
+    auto fields = s.signer->finish(keys, now);
     if (!fields) {
       out.headers.clear();
       out.verdict = trouble("stream " + s.stream->name + ": " + fields.error().message);
@@ -181,12 +154,7 @@ EndResult Session::end_of_message(std::int64_t now, std::string_view queue_id) {
     }
     body_bytes = s.signer->body_bytes();
     streams.push_back(s.stream->name);
-    for (const std::string& field : fields.value()) {
-      // "DKIM-Signature: v=1; ..." -> value "v=1; ..." (callbacks.cc adds
-      // the leading space when SMFIP_HDR_LEADSPC is in force).
-      std::string value = field.substr(kSignatureHeaderName.size() + 2);
-      out.headers.push_back(HeaderToAdd{std::string(kSignatureHeaderName), std::move(value)});
-    }
+    for (HeaderField& field : fields.value()) out.headers.push_back(std::move(field));
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   std::string stream_list;
@@ -211,6 +179,7 @@ void Session::abandon(std::string_view why) {
 }
 
 void Session::reset() {
+  signers_.clear();  // first: they refer to the Runtime's profiles and to fields_
   runtime_.reset();
   facts_ = {};
   trust_.clear();
@@ -219,7 +188,6 @@ void Session::reset() {
   fields_.clear();
   field_count_ = 0;
   error_.clear();
-  signers_.clear();
   already_.clear();
 }
 

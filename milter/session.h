@@ -4,14 +4,19 @@
 //
 // The path of one message:
 //   begin()        trust decision (conf/router.h); untrusted -> Skip, logged
-//   header()       raw fields kept, bounded by max-headers / max-header-bytes;
-//                  folded values arrive with LF or CRLF and are made CRLF here,
-//                  the one place that normalizes them
-//   end_of_headers() route to stream(s); keys from the Runtime's snapshot;
-//                  our own d=/s= already present (re-injection) -> not again;
-//                  one MessageSigner per stream, fed the body as it streams
+//   header()       each field stored once, as it travels (milter/header_text.h),
+//                  bounded by max-headers / max-header-bytes; the From domain
+//                  and our own d=/s= already present are noted as they pass
+//   end_of_headers(now, hidden)
+//                  route to stream(s); the stream has a key at `now`? our own
+//                  d=/s= already present (re-injection) -> not again; one
+//                  MessageSigner per stream, from its prepared SignProfile
 //   body()         chunks straight into the canonicalizer+hasher, never stored
-//   end_of_message() signatures, or the on-error policy; one log line
+//   end_of_message(now, hidden)
+//                  the keys whose windows hold t = now (a cutover may have
+//                  passed since the headers), from the snapshot the message
+//                  started with; signatures, or the on-error policy; one log line
+// The clock and the hidden keys (DNS watch) are inputs, from the caller.
 //
 // Every outcome is a value (never an exception). A message signet cannot sign
 // is accepted unsigned, or tempfailed when on-error = tempfail, with one log
@@ -39,14 +44,9 @@ enum class Verdict {
   Tempfail,  // 4xx: the operator chose tempfail on trouble
 };
 
-struct HeaderToAdd {
-  std::string name;   // "DKIM-Signature"
-  std::string value;  // folded with CRLF + SP, no leading space
-};
-
 struct EndResult {
   Verdict verdict = Verdict::Accept;
-  std::vector<HeaderToAdd> headers;  // in the order they should appear, top first
+  std::vector<HeaderField> headers;  // in the order they should appear, top first
 };
 
 class Session {
@@ -58,13 +58,15 @@ class Session {
     client_addr_ = std::move(client_addr);
     daemon_name_ = std::move(daemon_name);
   }
+  // SMFIP_HDR_LEADSPC in force on this connection (milter/header_text.h).
+  void set_leading_space(bool on) { leading_space_ = on; }
 
   Verdict begin(std::shared_ptr<const Runtime> runtime, std::string sasl_login, std::string envelope_from,
                 std::string queue_id);
   void header(std::string_view name, std::string_view value);
-  Verdict end_of_headers(std::string_view queue_id);
+  Verdict end_of_headers(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden);
   void body(std::string_view chunk);
-  EndResult end_of_message(std::int64_t now, std::string_view queue_id);
+  EndResult end_of_message(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden);
   void reset();  // after end of message: ready for the connection's next message
   // The MTA aborted the message or the connection closed mid-message: one log
   // line if a message was in progress, then reset().
@@ -77,12 +79,13 @@ class Session {
   void note_queue_id(std::string_view id);
 
   std::string client_addr_, daemon_name_;
+  bool leading_space_ = true;
   std::shared_ptr<const Runtime> runtime_;
   conf::MessageFacts facts_;
   std::string trust_;
   std::string queue_id_;
   std::string envelope_from_;
-  std::vector<std::string> fields_;  // raw "Name: value", CRLF folding
+  std::vector<std::string> fields_;  // "Name: value" as it travels, CRLF folding
   std::size_t field_count_ = 0;
   std::string error_;  // set when the message cannot be signed
   struct StreamSigner {
@@ -90,7 +93,8 @@ class Session {
     std::unique_ptr<MessageSigner> signer;
   };
   // The stream's keys at `now`, less those whose d=/s= the message already carries.
-  std::vector<SigningKey> keys_at(const conf::Stream& stream, std::int64_t now, std::vector<std::string>* skipped) const;
+  std::vector<SigningKey> keys_at(const conf::Stream& stream, std::int64_t now, const keystore::HiddenKeys& hidden,
+                                  std::vector<std::string>* skipped) const;
   std::vector<std::pair<std::string, std::string>> already_;  // (d=, s=) already on the message
   std::vector<StreamSigner> signers_;
   std::chrono::steady_clock::time_point started_;

@@ -20,17 +20,28 @@ Sha256Digest Sha256::finish() {
   return d;
 }
 
-Sha256Digest hash_headers(const std::vector<std::string_view>& fields, const std::vector<std::string>& h,
-                          canon::Canon canon, std::string_view unsigned_sig_field) {
+std::string canonical_header_block(const std::vector<std::string_view>& fields, const std::vector<std::string>& h,
+                                   canon::Canon canon) {
   std::string data;
   for (const std::string_view* field : pick_fields(fields, h)) {
     if (field) canon::append_canonical_header(canon, *field, data);
   }
-  canon::append_canonical_header(canon, unsigned_sig_field, data);
-  data.resize(data.size() - 2);  // §3.7: the signature field is hashed without its CRLF
+  return data;
+}
+
+Sha256Digest header_hash(std::string_view canonical_block, canon::Canon canon, std::string_view unsigned_sig_field) {
+  std::string sig;
+  canon::append_canonical_header(canon, unsigned_sig_field, sig);
+  sig.resize(sig.size() - 2);  // §3.7: the signature field is hashed without its CRLF
   Sha256 sha;
-  sha.write(data);
+  sha.write(canonical_block);
+  sha.write(sig);
   return sha.finish();
+}
+
+Sha256Digest hash_headers(const std::vector<std::string_view>& fields, const std::vector<std::string>& h,
+                          canon::Canon canon, std::string_view unsigned_sig_field) {
+  return header_hash(canonical_header_block(fields, h, canon), canon, unsigned_sig_field);
 }
 
 }  // namespace signet

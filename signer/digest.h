@@ -8,6 +8,9 @@
 // selects (bottom-up, signer/header_select.h), each canonicalized, then the
 // DKIM-Signature field itself with b= empty, canonicalized, WITHOUT its
 // trailing CRLF (§3.7). The digest is what rsa-sha256 and ed25519-sha256 sign.
+// It is the composition of the two halves a signer with several keys uses:
+// canonical_header_block(fields, h, canon) once (the same for every key),
+// then header_hash(block, canon, unsigned_sig) per key.
 // Fails: never.
 #pragma once
 
@@ -54,5 +57,8 @@ class BodyHasher {
 
 Sha256Digest hash_headers(const std::vector<std::string_view>& fields, const std::vector<std::string>& h,
                           canon::Canon canon, std::string_view unsigned_sig_field);
+std::string canonical_header_block(const std::vector<std::string_view>& fields, const std::vector<std::string>& h,
+                                   canon::Canon canon);
+Sha256Digest header_hash(std::string_view canonical_block, canon::Canon canon, std::string_view unsigned_sig_field);
 
 }  // namespace signet

@@ -1,23 +1,32 @@
 // signer/signer.h — signing one message with one or more keys, streaming.
 //
 // The path of one message through signer/ (and canon/ inside it):
-//   add_header()  each raw field is kept (headers are small and bounded)
-//   add_body()    chunk -> canon/body.h BodyCanonicalizer -> SHA-256 (digest.h)
-//                 the body is never buffered; with two keys (rsa + ed25519,
-//                 one canonicalization) it is canonicalized and hashed ONCE
-//   finish(now)   header_select.h: exactly one From, h= with oversigning
-//                 signature.h: the DKIM-Signature field with b= empty
-//                 digest.h: SHA-256 of the selected fields + that field
-//                 key.h: rsa-sha256 (OpenSSL EVP) / ed25519-sha256 (libsodium)
-//                 signature.h: b= appended and folded
+//   SignProfile    a stream's options, prepared once (the header policy
+//                  normalized: From/Subject/To/Date always oversigned)
+//   MessageSigner  built per message from a profile and the header fields
+//                  (views, kept by the caller: headers are stored once)
+//   add_body()     chunk -> canon/body.h BodyCanonicalizer -> SHA-256 (digest.h);
+//                  the body is never buffered, and with two keys (rsa +
+//                  ed25519) it is canonicalized and hashed ONCE
+//   finish(keys, now)
+//                  header_select.h: exactly one From, h= with oversigning;
+//                  the selected fields canonicalized ONCE for all keys;
+//                  per key: signature.h the DKIM-Signature with b= empty,
+//                  digest.h SHA-256 of fields + that field, key.h rsa-sha256
+//                  (OpenSSL EVP) / ed25519-sha256 (libsodium), b= appended
+//                  and folded
 //
-// MessageSigner promises: one DKIM-Signature field per key, in key order,
-// folded to 78 columns, no trailing CRLF; t= is `now` (an input, so tests are
+// finish() promises: one header field per key, in key order, as a name and a
+// value ("DKIM-Signature", "v=1; a=…" folded to 78 columns with CRLF SP, no
+// leading space, no trailing CRLF); t= is `now` (an input, so tests are
 // byte-exact), x= is now + expire_after when set; never l=, never rsa-sha1.
-// finish() fails (permanent) when the message does not have exactly one From,
-// and (temporary) if the crypto library fails. The signer knows nothing about
-// files, streams, time or the MTA.
-// Thread safety: one MessageSigner per message; keys may be shared.
+// The keys are an input too: the key that signs is the one whose window holds
+// t=, known only at the end of the message. finish() fails (permanent) when
+// the message does not have exactly one From, and (temporary) if the crypto
+// library fails. REQUIRES: called once. The signer knows nothing about files,
+// streams, clocks or the MTA.
+// Thread safety: one MessageSigner per message; profiles and keys may be
+// shared between threads (const).
 #pragma once
 
 #include <cstdint>
@@ -35,12 +44,13 @@
 namespace signet {
 
 struct SigningKey {
-  const PrivateKey* key = nullptr;  // REQUIRES: outlives the MessageSigner
+  const PrivateKey* key = nullptr;  // REQUIRES: outlives finish()
   std::string domain;               // d=
   std::string selector;             // s=
   std::optional<std::string> identity;  // i=
 };
 
+// What the operator chose, before preparation.
 struct SignOptions {
   canon::Canon header_canon = canon::Canon::Relaxed;
   canon::Canon body_canon = canon::Canon::Relaxed;
@@ -48,29 +58,43 @@ struct SignOptions {
   std::optional<std::int64_t> expire_after;  // seconds; sets x=
 };
 
+// SignOptions prepared once: the header policy normalized (normalize_policy).
+class SignProfile {
+ public:
+  SignProfile() : SignProfile(SignOptions{}) {}
+  explicit SignProfile(SignOptions options);
+  const SignOptions& options() const { return options_; }
+
+ private:
+  SignOptions options_;
+};
+
+// A header field to add: the wire form is name + ": " + value.
+struct HeaderField {
+  std::string name;
+  std::string value;  // folded with CRLF + SP, no leading space, no trailing CRLF
+  std::string wire() const { return name + ": " + value; }
+};
+
 class MessageSigner {
  public:
-  MessageSigner(SignOptions options, std::vector<SigningKey> keys);
+  // REQUIRES: profile and the bytes the fields view outlive the signer.
+  MessageSigner(const SignProfile& profile, std::vector<std::string_view> fields);
 
-  void add_header(std::string_view raw_field);
   void add_body(std::string_view chunk) { body_.update(chunk); }
-  // Replaces the keys before finish(): the key that signs is the one whose
-  // window holds the signing time t=, which is only known at the end.
-  void set_keys(std::vector<SigningKey> keys) { keys_ = std::move(keys); }
-  Result<std::vector<std::string>> finish(std::int64_t now);
+  Result<std::vector<HeaderField>> finish(const std::vector<SigningKey>& keys, std::int64_t now);
 
   std::uint64_t body_bytes() const { return body_.body_bytes(); }
 
  private:
-  SignOptions options_;
-  std::vector<SigningKey> keys_;
-  std::vector<std::string> storage_;
+  const SignProfile& profile_;
+  std::vector<std::string_view> fields_;
   BodyHasher body_;
 };
 
 // Convenience over a parsed message's fields and body (the `sign` command).
-Result<std::vector<std::string>> sign_message(const std::vector<std::string_view>& fields,
-                                              std::string_view body, const SignOptions& options,
-                                              const std::vector<SigningKey>& keys, std::int64_t now);
+Result<std::vector<HeaderField>> sign_message(const std::vector<std::string_view>& fields, std::string_view body,
+                                              const SignProfile& profile, const std::vector<SigningKey>& keys,
+                                              std::int64_t now);
 
 }  // namespace signet

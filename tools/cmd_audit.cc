@@ -11,6 +11,7 @@
 #include <map>
 
 #include "base/time.h"
+#include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
 #include "tools/common.h"
@@ -32,7 +33,7 @@ int audit_main(const std::vector<std::string>& args) {
   if (!parse_args(desc, args, vm, "One finding per line: SEVERITY WHERE: what, and what to do.\n")) return kExitOk;
   const std::map<std::string, int> rank = {{"info", 0}, {"warning", 1}, {"error", 2}};
   if (!rank.count(fail_on)) return fail("audit", "--fail-on: error, warning or info");
-  auto ctx = KeySetContext::open(vm, false);
+  auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Read);
   if (!ctx) return fail("audit", ctx.error().message);
   std::vector<std::pair<std::string, std::string>> findings;  // severity, line
   auto add = [&](const std::string& sev, const std::string& where, const std::string& what) {
@@ -40,8 +41,8 @@ int audit_main(const std::vector<std::string>& args) {
   };
 
   std::map<std::string, std::map<Algorithm, std::pair<int, int>>> per_stream;  // active, standby counts
-  for (const auto& k : ctx->manifest.keys) {
-    const auto state = keystore::state_of(k, ctx->now);
+  for (const auto& k : ctx->manifest().keys) {
+    const auto state = k.state(ctx->now);
     const std::string where = k.stream + " " + k.selector;
     if (state == keystore::KeyState::Retired) continue;
     if (k.algorithm == Algorithm::RsaSha256 && k.bits < 2048) add("warning", where, std::to_string(k.bits) + "-bit RSA key: shorter than 2048 bits");
@@ -51,8 +52,9 @@ int audit_main(const std::vector<std::string>& args) {
       ++per_stream[k.stream][k.algorithm].first;
       const conf::Stream* s = ctx->config.find_stream(k.stream);
       const std::int64_t every = s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every;
-      if (!k.active_until && ctx->now > *k.active_from + every) {
-        const std::int64_t late = (ctx->now - *k.active_from - every) / 86400;
+      const std::int64_t from = k.window.from;  // active manifest keys are scheduled
+      if (!k.window.until && ctx->now > from + every) {
+        const std::int64_t late = (ctx->now - from - every) / 86400;
         add(late > 30 ? "error" : "warning", where, "rotation overdue by " + std::to_string(late) + " days (rotate-every " + std::to_string(every / 86400) + "d)");
       }
     }
@@ -70,10 +72,10 @@ int audit_main(const std::vector<std::string>& args) {
   }
   if (!no_dns) {
     keystore::DnsTxtLookup dns(server);
-    for (const auto& f : check_published(*ctx, dns)) {
-      if (f.severity != "ok") add(f.severity, f.stream + " " + f.name, f.message);
+    for (const auto& f : keystore::check_published(dns, ctx->dir, ctx->now)) {
+      if (f.severity != keystore::Severity::Ok) add(std::string(keystore::severity_name(f.severity)), f.stream + " " + f.name, f.message);
     }
-    for (const auto& d : ctx->delegated) {
+    for (const auto& d : ctx->dir.delegated()) {
       auto r = dns.txt(d.selector + "._domainkey." + d.domain);
       if (!r || r->empty()) {
         add("error", "delegated " + d.selector + "._domainkey." + d.domain,

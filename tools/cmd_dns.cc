@@ -6,7 +6,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
-#include "keystore/key_file.h"
+#include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
 #include "signer/key_record.h"
@@ -34,7 +34,7 @@ namespace {
 
 struct Record {
   std::string name, value, state;
-  const keystore::KeyEntry* key;
+  const keystore::KeyRow* key;
 };
 
 int dns_records(const std::vector<std::string>& args) {
@@ -48,15 +48,15 @@ int dns_records(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "")) return kExitOk;
   if (format != "zone" && format != "nsupdate" && format != "json") return fail("dns records", "--format: zone, nsupdate or json");
-  auto ctx = KeySetContext::open(vm, false);
+  auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Read);
   if (!ctx) return fail("dns records", ctx.error().message);
   std::vector<Record> records;
-  for (const auto& k : ctx->manifest.keys) {
+  for (const auto& k : ctx->manifest().keys) {
     if (k.published_at > ctx->now) continue;  // not yet published
-    const auto state = keystore::state_of(k, ctx->now);
-    Record r{k.selector + "._domainkey." + k.domain + ".", "v=DKIM1; p=", std::string(keystore::state_name(state)), &k};
+    const auto state = k.state(ctx->now);
+    Record r{k.dns_name() + ".", "v=DKIM1; p=", std::string(keystore::state_name(state)), &k};
     if (state != keystore::KeyState::Retired) {
-      auto key = keystore::load_private_key(ctx->key_path(k), ctx->config.allow_group_readable_keys);
+      auto key = ctx->dir.load_key(k);
       if (!key) return fail("dns records", key.error().message);
       r.value = format_key_record(*key);
     }
@@ -87,69 +87,6 @@ int dns_records(const std::vector<std::string>& args) {
 
 }  // namespace
 
-std::vector<DnsFinding> check_published(const KeySetContext& ctx, KeyLookup& dns) {
-  std::vector<DnsFinding> out;
-  for (const auto& k : ctx.manifest.keys) {
-    if (k.published_at <= ctx.now) out.push_back(check_one(ctx, k, dns));
-  }
-  return out;
-}
-
-DnsFinding check_one(const KeySetContext& ctx, const keystore::KeyEntry& k, KeyLookup& dns) {
-  std::vector<DnsFinding> out;
-  {
-    const std::string name = k.selector + "._domainkey." + k.domain;
-    const auto state = keystore::state_of(k, ctx.now);
-    auto add = [&](const char* sev, const std::string& msg) { out.push_back({sev, name, k.stream, msg}); };
-    auto records = dns.txt(name);
-    if (!records) {
-      add("error", "lookup failed: " + records.error().message);
-      return out.back();
-    }
-    std::vector<std::string> dkim;
-    for (const auto& r : records.value()) {
-      if (r.rfind("v=DKIM1", 0) == 0 || r.find("p=") != std::string::npos) dkim.push_back(r);
-    }
-    if (records->size() > 1 && dkim.size() < records->size()) {
-      add("error", "several TXT records at the name: a long value was split into separate records instead of "
-                   "one record of several strings");
-      return out.back();
-    }
-    if (dkim.empty()) {
-      add("error", std::string("missing: no DKIM record published (") + std::string(keystore::state_name(state)) + " key)");
-      return out.back();
-    }
-    auto rec = parse_key_record(dkim.front());
-    if (!rec) {
-      add("error", "record does not parse (" + rec.error().message + "): damaged or badly split");
-      return out.back();
-    }
-    if (rec->testing) add("warning", "t=y (testing) is published: remove it");
-    if (state == keystore::KeyState::Retired) {
-      if (!rec->revoked()) add("error", "retired selector still publishes a key: set it to \"v=DKIM1; p=\"");
-      else add("ok", "retired, p= empty");
-      return out.back();
-    }
-    auto key = keystore::load_private_key(ctx.key_path(k), ctx.config.allow_group_readable_keys);
-    if (!key) {
-      add("error", key.error().message);
-      return out.back();
-    }
-    if (rec->revoked()) {
-      add("error", std::string("published with p= empty but the key is ") + std::string(keystore::state_name(state)));
-    } else if (rec->public_key_base64 != key->public_key_base64()) {
-      add("error", "p= does not match the key (" + std::string(keystore::state_name(state)) + "): publish the record from `signet dns records`");
-    } else {
-      add("ok", "matches (" + std::string(keystore::state_name(state)) + ")");
-    }
-  }
-  // The first finding is the verdict; a t=y warning comes before an ok.
-  for (const auto& f : out) {
-    if (f.severity == "error") return f;
-  }
-  return out.front();
-}
-
 namespace {
 
 int dns_check(const std::vector<std::string>& args) {
@@ -160,13 +97,13 @@ int dns_check(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "Exit 0 when every published selector's record is what the key set says, 1 otherwise.\n"))
     return kExitOk;
-  auto ctx = KeySetContext::open(vm, false);
+  auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Read);
   if (!ctx) return fail("dns check", ctx.error().message);
   keystore::DnsTxtLookup dns(server);
   bool bad = false;
-  for (const auto& f : check_published(*ctx, dns)) {
-    fmt::print("{:<8} {}: {}\n", f.severity, f.name, f.message);
-    bad |= f.severity == "error";
+  for (const auto& f : keystore::check_published(dns, ctx->dir, ctx->now)) {
+    fmt::print("{:<8} {}: {}\n", keystore::severity_name(f.severity), f.name, f.message);
+    bad |= !keystore::visible(f);
   }
   return bad ? kExitFailed : kExitOk;
 }

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "base/time.h"
-#include "keystore/key_file.h"
+#include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
 #include "signer/key_record.h"
@@ -22,19 +22,15 @@ namespace po = boost::program_options;
 namespace signet::tools {
 namespace {
 
-// Generates the key for a planned entry, writes its file (0600, never over an
-// existing one) and returns the TXT value to publish.
-Result<std::string> create_key_file(const KeySetContext& ctx, const keystore::KeyEntry& e) {
-  auto key = PrivateKey::generate(e.algorithm, e.bits);
-  if (!key) return key.error();
-  const std::string path = ctx.key_path(e);
-  ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
-  if (Status s = keystore::write_private_key(path, *key); !s) return s.error();
-  return format_key_record(*key);
+using keystore::KeyDirectory;
+
+// Prints the warnings a committed change left (key files that could not be destroyed).
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const std::string& w : warnings) fmt::print(stderr, "warning: {}\n", w);
 }
 
-void remove_files(const KeySetContext& ctx, const std::vector<keystore::KeyEntry>& made) {
-  for (const auto& e : made) ::unlink(ctx.key_path(e).c_str());
+std::string txt_line(const keystore::KeyRow& k, const std::string& record) {
+  return k.dns_name() + ". IN TXT ( " + quote_txt_strings(record) + " )";
 }
 
 int key_new(const std::vector<std::string>& args) {
@@ -47,7 +43,9 @@ int key_new(const std::vector<std::string>& args) {
       "allow-weak", po::bool_switch(&allow_weak), "allow a 1024-bit RSA key (every audit flags it)");
   KeySetContext::add_options(desc);
   po::variables_map vm;
-  if (!parse_args(desc, args, vm, "The key is added as standby: published, not signing, until `signet key rotate`.\n"))
+  if (!parse_args(desc, args, vm,
+                  "The key is added to the key directory as standby: published, not signing, until\n"
+                  "`signet key rotate`. (`signet keygen` makes a standalone key file instead.)\n"))
     return kExitOk;
   if (stream.empty()) return fail("key new", "--stream is required");
   Algorithm a;
@@ -61,22 +59,20 @@ int key_new(const std::vector<std::string>& args) {
   } else {
     return fail("key new", "--algorithm " + algorithm + ": expected rsa or ed25519");
   }
-  auto ctx = KeySetContext::open(vm, true);
+  auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Write);
   if (!ctx) return fail("key new", ctx.error().message);
   auto s = ctx->stream(stream);
   if (!s) return fail("key new", s.error().message);
-  auto entry = keystore::plan_new_key(ctx->manifest, *s, a, bits, ctx->now, ctx->delegated_names(s->domain));
-  if (!entry) return fail("key new", entry.error().message);
-  auto record = create_key_file(*ctx, *entry);
+  auto row = keystore::plan_new_key(ctx->manifest(), *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
+  if (!row) return fail("key new", row.error().message);
+  keystore::KeyChange change(ctx->manifest());
+  auto record = ctx->dir.create_key(change, *row);
   if (!record) return fail("key new", record.error().message);
-  keystore::Manifest next = ctx->manifest;
-  next.keys.push_back(*entry);
-  if (Status st = ctx->commit(next); !st) {
-    remove_files(*ctx, {*entry});
-    return fail("key new", st.error().message + " (nothing changed)");
-  }
-  fmt::print("{}: new {} standby key for stream {}; publish before it signs:\n{}._domainkey.{}. IN TXT ( {} )\n",
-             entry->selector, key_type_name(a), stream, entry->selector, entry->domain, quote_txt_strings(*record));
+  change.manifest.keys.push_back(*row);
+  auto done = ctx->dir.apply(change);
+  if (!done) return fail("key new", done.error().message + " (nothing changed)");
+  fmt::print("{}: new {} standby key for stream {}; publish before it signs:\n{}\n", row->selector, key_type_name(a),
+             stream, txt_line(*row, *record));
   return kExitOk;
 }
 
@@ -87,16 +83,15 @@ int key_list(const std::vector<std::string>& args) {
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "")) return kExitOk;
-  auto ctx = KeySetContext::open(vm, false);
+  auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Read);
   if (!ctx) return fail("key list", ctx.error().message);
   auto t = [](const std::optional<std::int64_t>& v) { return v ? rfc3339::format(*v) : std::string("-"); };
   fmt::print("{:<12} {:<28} {:<8} {:>5} {:<10} {:<20} {:<20} {:<20}\n", "STREAM", "SELECTOR", "ALG", "BITS", "STATE",
              "ACTIVE-FROM", "ACTIVE-UNTIL", "RETIRE-AT");
-  for (const auto& k : ctx->manifest.keys) {
+  for (const auto& k : ctx->manifest().keys) {
     if (!stream.empty() && k.stream != stream) continue;
     fmt::print("{:<12} {:<28} {:<8} {:>5} {:<10} {:<20} {:<20} {:<20}\n", k.stream, k.selector, key_type_name(k.algorithm),
-               k.bits, keystore::state_name(keystore::state_of(k, ctx->now)), t(k.active_from), t(k.active_until),
-               t(k.retire_at));
+               k.bits, keystore::state_name(k.state(ctx->now)), t(k.window.start()), t(k.window.until), t(k.retire_at));
   }
   return kExitOk;
 }
@@ -127,59 +122,57 @@ int key_rotate(const std::vector<std::string>& args) {
     return fail("key rotate", "--revoke-now empties the old key's record now: mail in flight signed with it will fail "
                               "verification; add --yes to confirm");
   }
-  auto ctx = KeySetContext::open(vm, true);
+  auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Write);
   if (!ctx) return fail("key rotate", ctx.error().message);
   auto s = ctx->stream(stream);
   if (!s) return fail("key rotate", s.error().message);
-  auto plan = keystore::plan_rotation(ctx->manifest, *s, req, ctx->now);
+  auto plan = keystore::plan_rotation(ctx->manifest(), *s, req, ctx->now);
   if (!plan) return fail("key rotate", plan.error().message);
   // Switching to a key whose record receivers cannot find breaks all mail
   // (DOMAIN.md): each key about to sign must be visible and match, unless forced.
+  const auto& before = ctx->manifest().keys;
   if (!force) {
     keystore::DnsTxtLookup dns(server);
-    for (std::size_t i = 0; i < ctx->manifest.keys.size(); ++i) {
-      if (ctx->manifest.keys[i].active_from || !plan->manifest.keys[i].active_from) continue;
-      const DnsFinding f = check_one(*ctx, plan->manifest.keys[i], dns);
-      if (f.severity == "error") {
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      const keystore::KeyRow& next = plan->manifest.keys[i];
+      if (!before[i].window.is_standby() || next.window.is_standby()) continue;
+      const keystore::DnsFinding f = keystore::check_record(dns, next, ctx->now, [&]() -> Result<std::string> {
+        auto key = ctx->dir.load_key(next);
+        if (!key) return key.error();
+        return key->public_key_base64();
+      });
+      if (!keystore::visible(f)) {
         return fail("key rotate", f.name + ": " + f.message + "; publish it (signet dns records), wait, or use --force");
       }
     }
   }
+  keystore::KeyChange change(plan->manifest);
+  for (const std::string& f : plan->revoked_files) change.destroy.push_back(ctx->dir.path() + "/" + f);
   // Drained keys of this stream retire in the same change (DOMAIN.md step 4).
-  std::vector<std::string> drained;
-  for (std::size_t i : keystore::due_for_retirement(plan->manifest, ctx->now)) {
-    keystore::KeyEntry& k = plan->manifest.keys[i];
+  for (std::size_t i : keystore::due_for_retirement(change.manifest, ctx->now)) {
+    keystore::KeyRow& k = change.manifest.keys[i];
     if (k.stream != stream) continue;
     k.retired_at = ctx->now;
-    drained.push_back(k.file);
+    change.destroy.push_back(ctx->dir.key_path(k));
     plan->changes.push_back(k.selector + ": drained, retired (record now p= empty, private key destroyed)");
   }
   // The next standby for every algorithm that moved: emergency readiness.
-  std::vector<keystore::KeyEntry> made;
   std::vector<std::string> records;
   for (Algorithm a : plan->need_standby) {
     int bits = kDefaultRsaBits;
-    for (const auto& k : ctx->manifest.keys) {
+    for (const auto& k : before) {
       if (k.stream == stream && k.algorithm == a) bits = k.bits;  // keep the stream's size
     }
-    auto e = keystore::plan_new_key(plan->manifest, *s, a, bits, ctx->now, ctx->delegated_names(s->domain));
-    if (!e) return remove_files(*ctx, made), fail("key rotate", e.error().message);
-    auto rec = create_key_file(*ctx, *e);
-    if (!rec) return remove_files(*ctx, made), fail("key rotate", rec.error().message);
-    made.push_back(*e);
-    records.push_back(e->selector + "._domainkey." + e->domain + ". IN TXT ( " + quote_txt_strings(*rec) + " )");
-    plan->manifest.keys.push_back(*e);
+    auto row = keystore::plan_new_key(change.manifest, *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
+    if (!row) return fail("key rotate", row.error().message);
+    auto rec = ctx->dir.create_key(change, *row);
+    if (!rec) return fail("key rotate", rec.error().message);
+    records.push_back(txt_line(*row, *rec));
+    change.manifest.keys.push_back(*row);
   }
-  if (Status st = ctx->commit(plan->manifest); !st) {
-    remove_files(*ctx, made);
-    return fail("key rotate", st.error().message + " (nothing changed)");
-  }
-  for (const std::string& f : plan->revoked_files) {
-    if (Status st = destroy_key_file(ctx->dir + "/" + f); !st) fmt::print(stderr, "warning: {}\n", st.error().message);
-  }
-  for (const std::string& f : drained) {
-    if (Status st = destroy_key_file(ctx->dir + "/" + f); !st) fmt::print(stderr, "warning: {}\n", st.error().message);
-  }
+  auto done = ctx->dir.apply(change);
+  if (!done) return fail("key rotate", done.error().message + " (nothing changed)");
+  print_warnings(*done);
   for (const auto& c : plan->changes) fmt::print("{}\n", c);
   for (const auto& r : records) fmt::print("new standby, publish: {}\n", r);
   return kExitOk;
@@ -195,15 +188,16 @@ int key_retire(const std::vector<std::string>& args) {
   if (!parse_args(desc, args, vm, "Retiring destroys the private key (overwritten, then removed) and keeps its register\n"
                                   "row: its record becomes p= empty and the selector is never used again.\n"))
     return kExitOk;
-  auto ctx = KeySetContext::open(vm, true);
+  auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Write);
   if (!ctx) return fail("key retire", ctx.error().message);
+  const auto& keys = ctx->manifest().keys;
   std::vector<std::size_t> which;
   if (selector.empty()) {
-    which = keystore::due_for_retirement(ctx->manifest, ctx->now);
+    which = keystore::due_for_retirement(ctx->manifest(), ctx->now);
   } else {
-    for (std::size_t i = 0; i < ctx->manifest.keys.size(); ++i) {
-      if (ctx->manifest.keys[i].selector != selector) continue;
-      const auto st = keystore::state_of(ctx->manifest.keys[i], ctx->now);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].selector != selector) continue;
+      const auto st = keys[i].state(ctx->now);
       if (st == keystore::KeyState::Active || st == keystore::KeyState::Scheduled) {
         return fail("key retire", selector + " is " + std::string(keystore::state_name(st)) +
                                       ": rotate away from it first (`signet key rotate`)");
@@ -211,18 +205,21 @@ int key_retire(const std::vector<std::string>& args) {
       if (st == keystore::KeyState::Retired) return fail("key retire", selector + " is already retired");
       which.push_back(i);
     }
-    if (which.empty()) return fail("key retire", "no key " + selector + " in " + ctx->dir);
+    if (which.empty()) return fail("key retire", "no key " + selector + " in " + ctx->dir.path());
   }
-  keystore::Manifest next = ctx->manifest;
+  keystore::KeyChange change(ctx->manifest());
+  std::vector<std::string> retired;
   for (std::size_t i : which) {
-    next.keys[i].retired_at = ctx->now;
-    if (!next.keys[i].retire_at || *next.keys[i].retire_at > ctx->now) next.keys[i].retire_at = ctx->now;
+    keystore::KeyRow& k = change.manifest.keys[i];
+    k.retired_at = ctx->now;
+    if (!k.retire_at || *k.retire_at > ctx->now) k.retire_at = ctx->now;
+    change.destroy.push_back(ctx->dir.key_path(k));
+    retired.push_back(k.selector);
   }
-  if (Status st = ctx->commit(next); !st) return fail("key retire", st.error().message + " (nothing changed)");
-  for (std::size_t i : which) {
-    if (Status st = destroy_key_file(ctx->key_path(next.keys[i])); !st) fmt::print(stderr, "warning: {}\n", st.error().message);
-    fmt::print("{}: retired (record now p= empty, private key destroyed)\n", next.keys[i].selector);
-  }
+  auto done = ctx->dir.apply(change);
+  if (!done) return fail("key retire", done.error().message + " (nothing changed)");
+  print_warnings(*done);
+  for (const std::string& sel : retired) fmt::print("{}: retired (record now p= empty, private key destroyed)\n", sel);
   if (which.empty()) fmt::print("nothing to retire\n");
   return kExitOk;
 }

@@ -23,7 +23,10 @@ int keygen_main(const std::vector<std::string>& args) {
       ("out,o", po::value(&out), "where to write the private key (created mode 0600; never overwritten)");
   po::variables_map vm;
   if (!parse_args(desc, args, vm,
-                  "Prints the TXT record value, split into quoted strings of at most 255 bytes.\n"))
+                  "Prints the TXT record value, split into quoted strings of at most 255 bytes.\n"
+                  "The key is not added to any key directory: use it with `signet sign --key`, or\n"
+                  "as DIR/<domain>/<selector>.key for a stream's `selector =` line. For keys the\n"
+                  "daemon rotates on a schedule, use `signet key new` instead.\n"))
     return kExitOk;
   if (out.empty()) return fail("keygen", "--out FILE is required");
   Algorithm a;

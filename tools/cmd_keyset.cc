@@ -1,7 +1,8 @@
 // signet keyset: the key set on disk, checked or installed whole.
 //   signet keyset check --dir DIR        validate manifest + keys, print gap warnings
 //   signet keyset install --dir DIR < M  validate manifest text M against DIR's keys, then
-//                                        write it atomically; on any problem nothing changes
+//                                        write it atomically under the directory's lock
+//                                        (keystore/key_directory.h); on any problem nothing changes
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 #include <unistd.h>
@@ -11,25 +12,12 @@
 #include <set>
 
 #include "base/time.h"
-#include "keystore/manifest.h"
-#include "keystore/snapshot.h"
+#include "keystore/key_directory.h"
 #include "tools/common.h"
 
 namespace po = boost::program_options;
 
 namespace signet::tools {
-namespace {
-
-// Loads the key set in `dir` whole (manifest and every key file), as the daemon would.
-Result<std::shared_ptr<const keystore::KeySnapshot>> load_dir(const std::string& dir, bool allow_group_readable) {
-  auto specs = keystore::specs_from_manifest(dir);
-  if (!specs) return specs.error();
-  keystore::LoadOptions o;
-  o.allow_group_readable = allow_group_readable;
-  return keystore::KeySnapshot::load(specs.value(), o);
-}
-
-}  // namespace
 
 int keyset_main(const std::vector<std::string>& args) {
   if (args.empty() || (args[0] != "check" && args[0] != "install")) {
@@ -47,7 +35,8 @@ int keyset_main(const std::vector<std::string>& args) {
   if (!parse_args(desc, std::vector<std::string>(args.begin() + 1, args.end()), vm,
                   "check: exit 0 when the key set would load, 2 (one line) when not.\n"
                   "install: the new manifest is validated with the directory's key files and\n"
-                  "written atomically (temp, fsync, rename); on any problem nothing changes.\n"))
+                  "written atomically (temp, fsync, rename) under the directory's lock, the same\n"
+                  "transaction `signet key new|rotate|retire` use; on any problem nothing changes.\n"))
     return kExitOk;
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (!at.empty()) {
@@ -60,13 +49,14 @@ int keyset_main(const std::vector<std::string>& args) {
     if (::access((dir + "/" + keystore::kManifestName).c_str(), F_OK) != 0) {
       return fail("keyset check", dir + " has no manifest: not a key set directory");
     }
-    auto snap = load_dir(dir, group_readable);
+    auto snap = keystore::load_key_directory(dir, keystore::LoadOptions{group_readable, 0});
     if (!snap) return fail("keyset check", snap.error().message);
     fmt::print("{}: key set valid, {} keys\n", dir, snap.value()->size());
     // What the daemon signs each stream's mail with at `now` (the same keys_for).
-    auto specs = keystore::specs_from_manifest(dir);
+    auto manifest = keystore::read_manifest(dir);
+    if (!manifest) return fail("keyset check", manifest.error().message);
     std::set<std::string> streams;
-    for (const auto& sp : specs.value()) streams.insert(sp.stream);
+    for (const auto& row : manifest->keys) streams.insert(row.stream);
     for (const auto& st : streams) {
       std::string keys;
       for (const auto& k : snap.value()->keys_for(st, now)) keys += " " + k.selector;
@@ -79,18 +69,15 @@ int keyset_main(const std::vector<std::string>& args) {
   std::string error;
   auto text = read_stdin(16u << 20, &error);
   if (!text) return fail("keyset install", error);
-  // Validated as the daemon would load it, with this directory's key files.
-  auto specs = keystore::specs_from_manifest_text(dir, *text, "stdin");
-  if (!specs) return fail("keyset install", specs.error().message + " (nothing changed)");
-  keystore::LoadOptions o;
-  o.allow_group_readable = group_readable;
-  if (auto snap = keystore::KeySnapshot::load(specs.value(), o); !snap) {
-    return fail("keyset install", snap.error().message + " (nothing changed)");
-  }
+  auto kd = keystore::KeyDirectory::open(dir, keystore::KeyDirectory::Mode::Write, keystore::LoadOptions{group_readable, 0});
+  if (!kd) return fail("keyset install", kd.error().message + " (nothing changed)");
   auto manifest = keystore::parse_manifest(*text, "stdin");
   if (!manifest) return fail("keyset install", manifest.error().message + " (nothing changed)");
-  if (Status s = keystore::write_manifest(dir, manifest.value()); !s) return fail("keyset install", s.error().message);
-  fmt::print("{}: manifest installed, {} keys\n", dir, manifest->keys.size());
+  // Validated as the daemon would load it, with this directory's key files.
+  keystore::KeyChange change(std::move(manifest.value()));
+  auto done = kd->apply(change);
+  if (!done) return fail("keyset install", done.error().message + " (nothing changed)");
+  fmt::print("{}: manifest installed, {} keys\n", dir, change.manifest.keys.size());
   return kExitOk;
 }
 

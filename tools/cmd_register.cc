@@ -30,15 +30,15 @@ int add_delegated(const std::vector<std::string>& args) {
     return fail("register add-delegated", "--domain, --selector and --target must be DNS names");
   }
   if (d.owner.empty()) return fail("register add-delegated", "--owner is required: every selector has an owner");
-  auto ctx = KeySetContext::open(vm, true);
+  auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Write);
   if (!ctx) return fail("register add-delegated", ctx.error().message);
-  bool used = ctx->delegated_names(d.domain).count(d.selector) > 0;
-  for (const auto& k : ctx->manifest.keys) used |= k.domain == d.domain && k.selector == d.selector;
-  if (used) return fail("register add-delegated", d.selector + " of " + d.domain + " is already in the register: selectors are never reused");
+  if (ctx->dir.used_selectors(d.domain).count(d.selector)) {
+    return fail("register add-delegated", d.selector + " of " + d.domain + " is already in the register: selectors are never reused");
+  }
   d.added = ctx->now;
-  auto next = ctx->delegated;
+  auto next = ctx->dir.delegated();
   next.push_back(d);
-  if (Status st = keystore::write_delegated(ctx->dir, next); !st) return fail("register add-delegated", st.error().message);
+  if (Status st = ctx->dir.replace_delegated(next); !st) return fail("register add-delegated", st.error().message);
   fmt::print("{}._domainkey.{}: delegated to {} (owner {})\n", d.selector, d.domain, d.target, d.owner);
   return kExitOk;
 }
@@ -54,24 +54,24 @@ int register_main(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "")) return kExitOk;
   if (format != "table" && format != "csv" && format != "json") return fail("register", "--format: table, csv or json");
-  auto ctx = KeySetContext::open(vm, false);
+  auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Read);
   if (!ctx) return fail("register", ctx.error().message);
   const std::vector<std::string> cols = {"stream", "domain", "selector", "algorithm", "bits", "owner", "state", "created",
                                          "active-from", "drain-until", "retired", "next-rotation-due"};
   std::vector<std::vector<std::string>> rows;
   auto t = [](const std::optional<std::int64_t>& v) { return v ? rfc3339::format(*v) : std::string(); };
-  for (const auto& k : ctx->manifest.keys) {
-    const auto state = keystore::state_of(k, ctx->now);
+  for (const auto& k : ctx->manifest().keys) {
+    const auto state = k.state(ctx->now);
     std::string due;
-    if (state == keystore::KeyState::Active && !k.active_until) {
+    if (state == keystore::KeyState::Active && !k.window.until) {
       const conf::Stream* s = ctx->config.find_stream(k.stream);
-      due = rfc3339::format(*k.active_from + (s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every));
+      due = rfc3339::format(k.window.from + (s ? s->rotation.rotate_every : keystore::RotationPolicy{}.rotate_every));
     }
     rows.push_back({k.stream, k.domain, k.selector, std::string(key_type_name(k.algorithm)), std::to_string(k.bits),
-                    k.owner, std::string(keystore::state_name(state)), rfc3339::format(k.created), t(k.active_from),
+                    k.owner, std::string(keystore::state_name(state)), rfc3339::format(k.created), t(k.window.start()),
                     t(k.retire_at), t(k.retired_at), due});
   }
-  for (const auto& d : ctx->delegated) {
+  for (const auto& d : ctx->dir.delegated()) {
     rows.push_back({"(delegated: " + d.target + ")", d.domain, d.selector, "-", "-", d.owner, "delegated",
                     rfc3339::format(d.added), "", "", "", ""});
   }

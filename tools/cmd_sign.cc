@@ -107,12 +107,12 @@ int sign_main(const std::vector<std::string>& args) {
   const std::string message = normalize_line_endings(*raw);
   auto parsed = parse_message(message);
   if (!parsed) return fail("sign", "input " + parsed.error().message);
-  auto sigs = sign_message(parsed->fields, parsed->body, options, signing, now);
+  auto sigs = sign_message(parsed->fields, parsed->body, SignProfile(std::move(options)), signing, now);
   if (!sigs) return fail("sign", sigs.error().message);
 
   std::string out;
   for (const auto& s : *sigs) {
-    out += s;
+    out += s.wire();
     out += "\r\n";
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -1,67 +1,42 @@
-// tools/keyset_context.h — what the `signet key|dns|register` commands share:
-// the configuration (streams, rotation policy), the key directory, its lock,
-// its manifest, and the clock.
+// tools/keyset_context.h — what the `signet key|dns|register|audit` commands
+// share: the configuration (streams, rotation policy), the key directory
+// (keystore/key_directory.h: its manifest, its lock, its transaction) and
+// the clock.
 //
-// open(): reads --config (default /etc/signet/signet.conf) and the key
-// directory (--dir, else the config's key-directory); with `lock`, holds an
-// exclusive flock on DIR/.lock until destroyed, so two commands at once never
-// interleave their writes. --now TIME (RFC 3339, or a Unix time) injects the
-// clock, for tests and dry runs.
-// commit(): validates the new manifest whole with the directory's key files
-// (as the daemon would load it) and writes it atomically; on failure nothing
-// is written.
+// open(vm, mode): reads --config (default /etc/signet/signet.conf) and the
+// key directory (--dir, else the configuration's key-directory); Write mode
+// holds the directory's lock until the context is destroyed. --now TIME
+// (RFC 3339, or a Unix time) injects the clock, for tests and dry runs.
+// stream(name): the stream's domain, owner and rotation policy.
 #pragma once
 
 #include <boost/program_options.hpp>
 
 #include <cstdint>
-#include <set>
 #include <string>
-#include <vector>
 
 #include "base/result.h"
 #include "conf/config.h"
-#include "keystore/manifest.h"
-#include "signer/verifier.h"
+#include "keystore/key_directory.h"
+#include "keystore/lifecycle.h"
 
 namespace signet::tools {
 
 class KeySetContext {
  public:
   static void add_options(boost::program_options::options_description& desc);
-  static Result<KeySetContext> open(const boost::program_options::variables_map& vm, bool lock);
-
-  KeySetContext(KeySetContext&& o) noexcept;
-  ~KeySetContext();
+  static Result<KeySetContext> open(const boost::program_options::variables_map& vm, keystore::KeyDirectory::Mode mode);
 
   Result<keystore::StreamInfo> stream(const std::string& name) const;
-  Status commit(const keystore::Manifest& next) const;
-  std::string key_path(const keystore::KeyEntry& k) const { return dir + "/" + k.file; }
+  const keystore::Manifest& manifest() const { return dir.manifest(); }
 
   conf::Config config;
-  std::string dir;
+  keystore::KeyDirectory dir;
   std::int64_t now = 0;
-  keystore::Manifest manifest;
-  std::vector<keystore::Delegated> delegated;
-
-  // Selectors of `domain` used by delegated entries (never reusable either).
-  std::set<std::string> delegated_names(const std::string& domain) const;
 
  private:
-  KeySetContext() = default;
-  int lock_fd_ = -1;
+  KeySetContext(conf::Config c, keystore::KeyDirectory d, std::int64_t t)
+      : config(std::move(c)), dir(std::move(d)), now(t) {}
 };
-
-// The key set's published selectors compared with DNS (signet dns check,
-// signet key rotate, signet audit): severity ok | warning | error.
-struct DnsFinding {
-  std::string severity, name, stream, message;
-};
-std::vector<DnsFinding> check_published(const KeySetContext& ctx, KeyLookup& dns);
-DnsFinding check_one(const KeySetContext& ctx, const keystore::KeyEntry& k, KeyLookup& dns);
-
-// Overwrites a private-key file with zeros, syncs, and removes it: retiring
-// destroys the key; the register row stays.
-Status destroy_key_file(const std::string& path);
 
 }  // namespace signet::tools

@@ -127,13 +127,17 @@ TEST(Config, LoadsGlobalsStreamsAndRulesInFileOrder) {
   ASSERT_EQ(cfg->streams.size(), 3u);
   EXPECT_EQ(cfg->streams[0].domain, "example.com");
   EXPECT_EQ(cfg->streams[0].selectors, (std::vector<std::string>{"tx-rsa", "tx-ed"}));
-  EXPECT_EQ(cfg->streams[0].expire, 7 * 86400);
+  EXPECT_EQ(cfg->streams[0].signing.options().expire_after, 7 * 86400);
   ASSERT_EQ(cfg->rules.size(), 3u);
   EXPECT_EQ(cfg->rules[0].name, "acme");
   EXPECT_EQ(cfg->rules[2].name, "default");
-  const auto specs = conf::key_specs(cfg.value()).value();
-  ASSERT_EQ(specs.size(), 4u);
-  EXPECT_EQ(specs[0].path, "/keys/example.com/tx-rsa.key");
+  const auto rows = conf::key_rows(cfg.value()).value();
+  ASSERT_EQ(rows.size(), 4u);
+  // A `selector =` line is a key row that always signs, its file named by convention.
+  EXPECT_EQ(rows[0].file, "example.com/tx-rsa.key");
+  EXPECT_TRUE(rows[0].window.is_always());
+  EXPECT_TRUE(rows[0].algorithm_from_file);
+  EXPECT_EQ(rows[0].state(0), keystore::KeyState::Active);
 }
 
 TEST(Config, CommandLineWinsOverFile) {

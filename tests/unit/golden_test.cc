@@ -75,12 +75,12 @@ std::string sign_through_session(const std::shared_ptr<const Runtime>& rt, const
     for (std::size_t p; (p = value.find("\r\n")) != std::string::npos;) value.erase(p, 1);
     s.header(f.substr(0, colon), value);
   }
-  if (Verdict v = s.end_of_headers("GOLD"); v != Verdict::Continue) {
+  if (Verdict v = s.end_of_headers("GOLD", kNow, {}); v != Verdict::Continue) {
     return std::string("verdict at end of headers: ") + (v == Verdict::Accept ? "accept" : "tempfail") + "\n";
   }
   constexpr std::size_t kChunk = 65535;
   for (std::size_t off = 0; off < parsed->body.size(); off += kChunk) s.body(parsed->body.substr(off, kChunk));
-  const EndResult r = s.end_of_message(kNow, "GOLD");
+  const EndResult r = s.end_of_message("GOLD", kNow, {});
   std::string out;
   if (r.headers.empty()) out += std::string("no headers, verdict ") + (r.verdict == Verdict::Tempfail ? "tempfail" : "accept") + "\n";
   for (const auto& h : r.headers) out += escape(h.name + ": " + h.value) + "\n";

@@ -8,9 +8,11 @@
 #include <set>
 
 #include "base/time.h"
+#include "keystore/atomic_file.h"
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
 #include "keystore/snapshot.h"
+#include "test_util.h"
 
 using namespace signet;
 using namespace signet::keystore;
@@ -18,19 +20,15 @@ using namespace signet::keystore;
 namespace {
 
 struct KeyDir {
-  std::string dir;
-  KeyDir() {
-    char tmpl[] = "/tmp/signet-keystore-XXXXXX";
-    dir = mkdtemp(tmpl);
-    mkdir((dir + "/example.com").c_str(), 0700);
-  }
-  // Writes a key file and returns its manifest entry (times in seconds).
-  KeyEntry key(const std::string& selector, Algorithm a, std::int64_t from, std::optional<std::int64_t> until,
+  std::string dir = signet::testing::temp_dir("keystore");
+  KeyDir() { mkdir((dir + "/example.com").c_str(), 0700); }
+  // Writes a key file and returns its manifest row (times in seconds).
+  KeyRow key(const std::string& selector, Algorithm a, std::int64_t from, std::optional<std::int64_t> until,
                const std::string& stream = "tx") {
     auto k = PrivateKey::generate(a, 1024).value();
     const std::string file = "example.com/" + selector + ".key";
     EXPECT_TRUE(write_private_key(dir + "/" + file, k, true).ok());
-    KeyEntry e;
+    KeyRow e;
     e.stream = stream;
     e.domain = "example.com";
     e.selector = selector;
@@ -39,17 +37,17 @@ struct KeyDir {
     e.owner = "test";
     e.file = file;
     e.created = e.published_at = from - 100;
-    e.active_from = from;
-    e.active_until = until;
+    e.window = Window::scheduled(from, until);
     e.retire_at = until ? std::optional<std::int64_t>(*until + 1000) : std::nullopt;
     return e;
   }
   Result<std::shared_ptr<const KeySnapshot>> load(const Manifest& m, LoadOptions o = {},
                                                   const KeySnapshot* previous = nullptr) {
-    if (Status s = write_manifest(dir, m); !s) return s.error();
-    auto specs = specs_from_manifest(dir);
-    if (!specs) return specs.error();
-    return KeySnapshot::load(specs.value(), o, previous);
+    if (Status s = write_file_atomic(dir, kManifestName, format_manifest(m)); !s) return s.error();
+    auto rows = read_manifest(dir);
+    if (!rows) return rows.error();
+    if (Status s = check_manifest(rows.value()); !s) return s.error();
+    return KeySnapshot::load(dir, rows->keys, o, previous);
   }
   void write_text(const std::string& text) { std::ofstream(dir + "/manifest") << text; }
 };
@@ -165,7 +163,9 @@ TEST(Manifest, FormatThenParseGivesTheSameEntries) {
 
 TEST(Manifest, WriteIsAtomicAndLeavesNoTemporaryFile) {
   KeyDir d;
-  ASSERT_TRUE(write_manifest(d.dir, Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, std::nullopt)}}).ok());
+  ASSERT_TRUE(write_file_atomic(d.dir, kManifestName,
+                                format_manifest(Manifest{{d.key("a", Algorithm::Ed25519Sha256, 1000, std::nullopt)}}))
+                  .ok());
   int files = 0;
   if (DIR* dir = opendir(d.dir.c_str())) {
     while (dirent* e = readdir(dir)) files += std::string(e->d_name).find(".tmp") != std::string::npos;
@@ -178,14 +178,12 @@ TEST(Manifest, WriteIsAtomicAndLeavesNoTemporaryFile) {
 class BadKeySet : public ::testing::Test {
  protected:
   KeyDir d;
-  KeyEntry a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);
-  KeyEntry b = d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt);
+  KeyRow a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);
+  KeyRow b = d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt);
 
   std::string refusal_of_text(const std::string& text) {
     d.write_text(text);
-    auto specs = specs_from_manifest(d.dir);
-    if (!specs) return specs.error().message;
-    auto snap = KeySnapshot::load(specs.value());
+    auto snap = load_key_directory(d.dir, {});
     return snap ? std::string("accepted") : snap.error().message;
   }
   std::string refusal(const Manifest& m) { return refusal_of_text(format_manifest(m)); }
@@ -219,23 +217,23 @@ TEST_F(BadKeySet, UnsafePermissionsAreRefused) {
 }
 
 TEST_F(BadKeySet, DuplicateSelectorIsRefused) {
-  KeyEntry again = b;
+  KeyRow again = b;
   again.file = a.file;
   const std::string why = refusal(Manifest{{a, b, again}});
   EXPECT_NE(why.find("selector b of example.com is already used"), std::string::npos) << why;
 }
 
 TEST_F(BadKeySet, ReusedRetiredSelectorIsRefused) {
-  KeyEntry retired = a;
+  KeyRow retired = a;
   retired.retired_at = 3000;
-  KeyEntry reuse = d.key("a2", Algorithm::Ed25519Sha256, 5000, std::nullopt);
+  KeyRow reuse = d.key("a2", Algorithm::Ed25519Sha256, 5000, std::nullopt);
   reuse.selector = "a";  // the retired key's name, for a new key
   const std::string why = refusal(Manifest{{retired, b, reuse}});
   EXPECT_NE(why.find("a selector is never reused"), std::string::npos) << why;
 }
 
 TEST_F(BadKeySet, KeyActiveBeforeItIsPublishedIsRefused) {
-  a.published_at = *a.active_from + 10;
+  a.published_at = a.window.from + 10;
   const std::string why = refusal(Manifest{{a, b}});
   EXPECT_NE(why.find("must be in DNS before it signs"), std::string::npos) << why;
 }
@@ -282,7 +280,7 @@ TEST(KeySnapshotReload, SameContentInANewFileIsNotParsedAgain) {
 TEST(KeyWindows, StandbyKeyIsLoadedButNeverSigns) {
   KeyDir d;
   auto standby = d.key("next", Algorithm::Ed25519Sha256, 1000, std::nullopt);
-  standby.active_from.reset();
+  standby.window = Window::standby();
   standby.retire_at.reset();
   auto snap = d.load(Manifest{{d.key("cur", Algorithm::Ed25519Sha256, 1000, std::nullopt), standby}});
   ASSERT_TRUE(snap.ok()) << snap.error().message;
@@ -296,14 +294,14 @@ TEST(KeyWindows, HiddenNextKeyLeavesTheCurrentOneSigningWhileItsRecordIsPublishe
   auto a = d.key("a", Algorithm::Ed25519Sha256, 1000, 2000);  // retire-at 3000
   auto snap = d.load(Manifest{{a, d.key("b", Algorithm::Ed25519Sha256, 2000, std::nullopt)}});
   ASSERT_TRUE(snap.ok());
-  const std::set<std::string> hidden = {"example.com/b"};
+  const HiddenKeys hidden = {"example.com/b"};
   EXPECT_EQ(selectors(**snap, 1999), V{"a"});
   std::vector<std::string> at_cut;
-  for (const auto& k : (*snap)->keys_for("tx", 2000, &hidden)) at_cut.push_back(k.selector);
+  for (const auto& k : (*snap)->keys_for("tx", 2000, hidden)) at_cut.push_back(k.selector);
   EXPECT_EQ(at_cut, V{"a"});  // b is not in DNS: a goes on
-  EXPECT_TRUE((*snap)->keys_for("tx", 3000, &hidden).empty());  // a's record is gone: nothing signs
+  EXPECT_TRUE((*snap)->keys_for("tx", 3000, hidden).empty());  // a's record is gone: nothing signs
   EXPECT_EQ(selectors(**snap, 2000), V{"b"});                    // nothing hidden: b
   const auto up = (*snap)->upcoming(1700, 600);  // (1100, 2300]: b starts in it, a started before
   ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(up[0].first.selector, "b");
+  EXPECT_EQ(up[0].row.selector, "b");
 }

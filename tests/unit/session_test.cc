@@ -11,27 +11,21 @@
 #include "signer/key_record.h"
 #include "signer/message.h"
 #include "signer/verifier.h"
+#include "test_util.h"
 
 using namespace signet;
 using namespace signet::milter;
 
 namespace {
 
-class MapLookup final : public KeyLookup {
- public:
-  std::map<std::string, std::vector<std::string>> records;
-  Result<std::vector<std::string>> txt(std::string_view name) override {
-    auto it = records.find(std::string(name));
-    return it == records.end() ? std::vector<std::string>{} : it->second;
-  }
-};
+using signet::testing::MapLookup;
 
 struct Fixture {
   std::string dir;
   MapLookup lookup;
   std::shared_ptr<const Runtime> runtime;
 
-  explicit Fixture(const std::string& extra_globals = "") {
+  explicit Fixture(const std::string& extra_globals = "", const std::string& stream_extra = "") {
     char tmpl[] = "/tmp/signet-session-XXXXXX";
     dir = mkdtemp(tmpl);
     mkdir((dir + "/example.com").c_str(), 0700);
@@ -43,14 +37,15 @@ struct Fixture {
     std::ofstream(dir + "/signet.conf") << "key-directory = " << dir << "\n"
                                         << "trusted-services = submission\nmax-headers = 50\n"
                                         << extra_globals << "[stream.tx]\ndomain = example.com\n"
-                                        << "selector = tx-rsa\nselector = tx-ed\n[rule.all]\nstream = tx\n";
+                                        << "selector = tx-rsa\nselector = tx-ed\n" << stream_extra
+                                        << "[rule.all]\nstream = tx\n";
     const std::string path = dir + "/signet.conf";
     const char* argv[] = {"signet-milter", "--config", path.c_str()};
     auto cfg = conf::load_config(3, argv);
     EXPECT_TRUE(cfg.ok()) << cfg.error().message;
-    auto specs = conf::key_specs(cfg.value());
-    EXPECT_TRUE(specs.ok()) << specs.error().message;
-    auto keys = keystore::KeySnapshot::load(specs.value());
+    auto rows = conf::key_rows(cfg.value());
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value());
     EXPECT_TRUE(keys.ok()) << keys.error().message;
     runtime = std::make_shared<const Runtime>(Runtime{std::move(cfg.value()), std::move(keys.value())});
   }
@@ -62,14 +57,14 @@ struct Fixture {
     Verdict v = s.begin(runtime, "carol", "carol@example.com", "Q1");
     if (v == Verdict::Continue) {
       for (const auto& [n, val] : fields) s.header(n, val);
-      v = s.end_of_headers("Q1");
+      v = s.end_of_headers("Q1", 1764150000, {});
     }
     if (v != Verdict::Continue) {
       if (early) *early = v;
       return EndResult{v, {}};
     }
     s.body(body);
-    return s.end_of_message(1764150000, "Q1");
+    return s.end_of_message("Q1", 1764150000, {});
   }
 
   // The message as the MTA would send it on: our headers on top, CRLF.
@@ -202,6 +197,27 @@ TEST(Session, GapInTheKeyScheduleFollowsOnErrorPolicy) {
     Session s("192.0.2.1", "submission");
     ASSERT_EQ(s.begin(rt.value(), "", "a@example.com", "GAP"), Verdict::Continue);
     s.header("From", " a@example.com");
-    EXPECT_EQ(s.end_of_headers("GAP"), std::string(policy) == "accept" ? Verdict::Accept : Verdict::Tempfail);
+    EXPECT_EQ(s.end_of_headers("GAP", std::time(nullptr), {}), std::string(policy) == "accept" ? Verdict::Accept : Verdict::Tempfail);
   }
+}
+
+// Without SMFIP_HDR_LEADSPC the MTA eats the SP after each colon; what signet
+// signs must still be the field as it travels ("Subject: hello"), or simple
+// header canonicalization breaks every signature.
+TEST(Session, WithoutLeadingSpaceSimpleCanonicalizationStillVerifies) {
+  Fixture fx("", "canonicalization = simple/simple\n");
+  Session s("203.0.113.9", "inbound");
+  s.set_leading_space(false);
+  ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q9"), Verdict::Continue);
+  const std::vector<std::pair<std::string, std::string>> eaten = {
+      {"From", "Carol <carol@example.com>"}, {"To", "dave@example.org"}, {"Subject", "hello\n\tfolded with LF"}};
+  for (const auto& [n, v] : eaten) s.header(n, v);
+  ASSERT_EQ(s.end_of_headers("Q9", 1764150000, {}), Verdict::Continue);
+  s.body("Hello.\r\n");
+  const EndResult r = s.end_of_message("Q9", 1764150000, {});
+  ASSERT_EQ(r.headers.size(), 2u);
+  // On the wire the MTA writes "Name: value": the kFields form.
+  const auto results = fx.verify(r, kFields, "Hello.\r\n");
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& v : results) EXPECT_TRUE(v.pass()) << v.authentication_results();
 }

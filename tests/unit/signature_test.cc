@@ -36,13 +36,13 @@ const std::vector<std::string_view> kFields = {"From: Joe <joe@example.com>", "T
 TEST(SignatureHeader, GoldenEd25519WithInjectedClock) {
   SignOptions opt;
   opt.expire_after = 7 * 86400;
-  auto sigs = sign_message(kFields, "Hi.\r\n\r\nWe lost the game.\r\n", opt,
+  auto sigs = sign_message(kFields, "Hi.\r\n\r\nWe lost the game.\r\n", SignProfile(opt),
                            {SigningKey{&rfc_ed25519(), "example.com", "brisbane", std::nullopt}}, 1764150000);
   ASSERT_TRUE(sigs.ok()) << sigs.error().message;
   ASSERT_EQ(sigs->size(), 1u);
   // Ed25519 is deterministic and the clock is an input: the field is golden.
   // Checked once against dkimpy (python3-dkim) before being pinned here.
-  EXPECT_EQ(sigs->front(),
+  EXPECT_EQ(sigs->front().wire(),
             "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n"
             " s=brisbane; t=1764150000; x=1764754800; h=from:from:subject:subject:to:to:\r\n"
             " date:date:reply-to:message-id:cc;\r\n"
@@ -97,10 +97,10 @@ TEST(SignatureHeader, TagOrderIsFixed) {
 
 TEST(MessageSigner, NeverEmitsBodyLengthTag) {
   SignOptions opt;
-  auto sigs = sign_message(kFields, std::string(5000, 'x'), opt,
+  auto sigs = sign_message(kFields, std::string(5000, 'x'), SignProfile(opt),
                            {SigningKey{&rfc_ed25519(), "example.com", "s", std::nullopt}}, 1);
   ASSERT_TRUE(sigs.ok());
-  auto tags = parse_tag_list(std::string_view(sigs->front()).substr(15)).value();
+  auto tags = parse_tag_list(sigs->front().value).value();
   EXPECT_EQ(tags.find("l"), nullptr);
   EXPECT_EQ(tags.find("a")->value, "ed25519-sha256");
 }
@@ -108,17 +108,18 @@ TEST(MessageSigner, NeverEmitsBodyLengthTag) {
 TEST(MessageSigner, DualSigningHashesBodyOnceAndSharesBh) {
   auto rsa = PrivateKey::generate(Algorithm::RsaSha256, 2048);
   ASSERT_TRUE(rsa.ok());
-  MessageSigner signer(SignOptions{}, {SigningKey{&rsa.value(), "example.com", "r", std::nullopt},
-                                       SigningKey{&rfc_ed25519(), "example.com", "e", std::nullopt}});
-  for (auto f : kFields) signer.add_header(f);
+  const SignProfile profile;
+  MessageSigner signer(profile, kFields);
   signer.add_body("Hello\r\n");
   signer.add_body("world\r\n");
   EXPECT_EQ(signer.body_bytes(), 14u);  // one canonicalizer saw the body, once
-  auto sigs = signer.finish(1764150000);
+  auto sigs = signer.finish({SigningKey{&rsa.value(), "example.com", "r", std::nullopt},
+                             SigningKey{&rfc_ed25519(), "example.com", "e", std::nullopt}},
+                            1764150000);
   ASSERT_TRUE(sigs.ok());
   ASSERT_EQ(sigs->size(), 2u);
-  auto t0 = parse_tag_list(std::string_view((*sigs)[0]).substr(15)).value();
-  auto t1 = parse_tag_list(std::string_view((*sigs)[1]).substr(15)).value();
+  auto t0 = parse_tag_list((*sigs)[0].value).value();
+  auto t1 = parse_tag_list((*sigs)[1].value).value();
   EXPECT_EQ(t0.find("a")->value, "rsa-sha256");
   EXPECT_EQ(t1.find("a")->value, "ed25519-sha256");
   EXPECT_EQ(strip_fws(t0.find("bh")->value), strip_fws(t1.find("bh")->value));
@@ -126,6 +127,6 @@ TEST(MessageSigner, DualSigningHashesBodyOnceAndSharesBh) {
 
 TEST(MessageSigner, RefusesMessageWithoutExactlyOneFrom) {
   const std::vector<std::string_view> none = {"To: x"};
-  auto r = sign_message(none, "", SignOptions{}, {SigningKey{&rfc_ed25519(), "example.com", "s", std::nullopt}}, 1);
+  auto r = sign_message(none, "", SignProfile{}, {SigningKey{&rfc_ed25519(), "example.com", "s", std::nullopt}}, 1);
   EXPECT_FALSE(r.ok());
 }

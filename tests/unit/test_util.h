@@ -1,16 +1,40 @@
-// Shared by the unit tests: files from tests/vectors and tests/corpus, CRLF text.
+// Shared by the unit tests: files from tests/vectors and tests/corpus, CRLF
+// text, temporary directories, and DNS answers from a map.
 #pragma once
 
 #include <dirent.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "signer/verifier.h"
+
 namespace signet::testing {
+
+// A fresh directory under /tmp, named for the test's topic.
+inline std::string temp_dir(const std::string& topic) {
+  std::string tmpl = "/tmp/signet-" + topic + "-XXXXXX";
+  return mkdtemp(tmpl.data());
+}
+
+// TXT records from a map (each record's strings already joined); `fail` makes
+// every lookup a temporary error, as a DNS timeout is.
+class MapLookup final : public KeyLookup {
+ public:
+  std::map<std::string, std::vector<std::string>> records;
+  bool fail = false;
+  Result<std::vector<std::string>> txt(std::string_view name) override {
+    if (fail) return temporary_error("timeout");
+    auto it = records.find(std::string(name));
+    return it == records.end() ? std::vector<std::string>{} : it->second;
+  }
+};
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -7,21 +7,13 @@
 #include "signer/message.h"
 #include "signer/signer.h"
 #include "signer/verifier.h"
+#include "test_util.h"
 
 using namespace signet;
 
 namespace {
 
-class MapLookup final : public KeyLookup {
- public:
-  std::map<std::string, std::vector<std::string>> records;
-  bool fail_temporarily = false;
-  Result<std::vector<std::string>> txt(std::string_view name) override {
-    if (fail_temporarily) return temporary_error("timeout");
-    auto it = records.find(std::string(name));
-    return it == records.end() ? std::vector<std::string>{} : it->second;
-  }
-};
+using signet::testing::MapLookup;
 
 struct Fixture {
   PrivateKey rsa = PrivateKey::generate(Algorithm::RsaSha256, 2048).value();
@@ -35,13 +27,13 @@ struct Fixture {
   std::string sign(const std::string& message, const SignOptions& opt = {}, std::int64_t now = 1764150000) {
     const std::string m = normalize_line_endings(message);
     auto parsed = parse_message(m).value();
-    auto sigs = sign_message(parsed.fields, parsed.body, opt,
+    auto sigs = sign_message(parsed.fields, parsed.body, SignProfile(opt),
                              {SigningKey{&rsa, "example.com", "rsa", std::nullopt},
                               SigningKey{&ed, "example.com", "ed", std::nullopt}},
                              now);
     EXPECT_TRUE(sigs.ok());
     std::string out;
-    for (const auto& s : *sigs) out += s + "\r\n";
+    for (const auto& s : *sigs) out += s.wire() + "\r\n";
     return out + m;
   }
 
@@ -176,7 +168,7 @@ TEST(Verifier, MissingKeyIsPermErrorAndDnsTroubleIsTempError) {
   auto r = fx.verify(m);
   EXPECT_EQ(r[1].status, VerifyResult::Status::PermError);
   EXPECT_NE(r[1].reason.find("no key record"), std::string::npos);
-  fx.lookup.fail_temporarily = true;
+  fx.lookup.fail = true;
   r = fx.verify(m);
   EXPECT_EQ(r[0].status, VerifyResult::Status::TempError);
 }

@@ -1,0 +1,129 @@
+#include "keystore/key_directory.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "keystore/atomic_file.h"
+#include "keystore/key_file.h"
+#include "signer/key_record.h"
+
+namespace signet::keystore {
+
+Result<KeyDirectory> KeyDirectory::open(const std::string& dir, Mode mode, const LoadOptions& options) {
+  KeyDirectory d;
+  d.dir_ = dir;
+  d.options_ = options;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return permanent_error("key directory " + dir + " does not exist: create it (mode 0700, owned by the daemon user)");
+  }
+  if (mode == Mode::Write) {
+    // One writer at a time: the lock is held until this object goes away.
+    d.lock_fd_ = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d.lock_fd_ < 0 || ::flock(d.lock_fd_, LOCK_EX) != 0) {
+      return permanent_error("cannot lock " + dir + "/.lock: " + std::strerror(errno));
+    }
+  }
+  auto m = read_manifest(dir);
+  if (!m) return m.error();
+  d.manifest_ = std::move(m.value());
+  auto del = read_delegated(dir);
+  if (!del) return del.error();
+  d.delegated_ = std::move(del.value());
+  return d;
+}
+
+KeyDirectory::KeyDirectory(KeyDirectory&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      options_(o.options_),
+      manifest_(std::move(o.manifest_)),
+      delegated_(std::move(o.delegated_)),
+      lock_fd_(o.lock_fd_) {
+  o.lock_fd_ = -1;
+}
+
+KeyDirectory::~KeyDirectory() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+Result<PrivateKey> KeyDirectory::load_key(const KeyRow& row) const {
+  return load_private_key(key_path(row), options_.allow_group_readable);
+}
+
+std::set<std::string> KeyDirectory::used_selectors(const std::string& domain) const {
+  std::set<std::string> out;
+  for (const KeyRow& k : manifest_.keys) {
+    if (k.domain == domain) out.insert(k.selector);
+  }
+  for (const Delegated& d : delegated_) {
+    if (d.domain == domain) out.insert(d.selector);
+  }
+  return out;
+}
+
+Result<std::string> KeyDirectory::create_key(KeyChange& change, const KeyRow& row) const {
+  auto key = PrivateKey::generate(row.algorithm, row.bits);
+  if (!key) return key.error();
+  const std::string path = key_path(row);
+  ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
+  if (Status s = write_private_key(path, *key); !s) return s.error();
+  change.created_.push_back(path);
+  return format_key_record(*key);
+}
+
+KeyChange::~KeyChange() {
+  if (committed_) return;
+  for (const std::string& path : created_) ::unlink(path.c_str());
+}
+
+Result<std::vector<std::string>> KeyDirectory::apply(KeyChange& change) {
+  auto fail = [](const Error& e) -> Result<std::vector<std::string>> { return e; };
+  if (lock_fd_ < 0) return fail(permanent_error(dir_ + " was opened read-only: nothing can be changed"));
+  const std::string text = format_manifest(change.manifest);
+  // Rows built in memory are named by their line in the text to be written.
+  auto written = parse_manifest(text, dir_ + "/" + kManifestName + " (new)");
+  if (!written) return fail(written.error());
+  for (std::size_t i = 0; i < change.manifest.keys.size(); ++i) {
+    if (change.manifest.keys[i].origin.empty()) change.manifest.keys[i].origin = written->keys[i].origin;
+  }
+  // As the daemon will load it: schedules, then every key file.
+  if (Status s = check_manifest(change.manifest); !s) return fail(s.error());
+  if (auto snap = KeySnapshot::load(dir_, change.manifest.keys, options_); !snap) return fail(snap.error());
+  if (Status s = write_file_atomic(dir_, kManifestName, text); !s) return fail(s.error());
+  change.committed_ = true;
+  manifest_ = change.manifest;
+  std::vector<std::string> warnings;
+  for (const std::string& path : change.destroy) {
+    if (Status s = destroy_key_file(path); !s) warnings.push_back(s.error().message);
+  }
+  return warnings;
+}
+
+Status KeyDirectory::replace_delegated(const std::vector<Delegated>& list) {
+  if (lock_fd_ < 0) return permanent_error(dir_ + " was opened read-only: nothing can be changed");
+  if (Status s = write_delegated(dir_, list); !s) return s;
+  delegated_ = list;
+  return Ok{};
+}
+
+Status destroy_key_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Ok{};
+    return permanent_error("cannot destroy " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  const std::string zeros(static_cast<std::size_t>(ok ? st.st_size : 0), '\0');
+  ok = ok && ::write(fd, zeros.data(), zeros.size()) == static_cast<ssize_t>(zeros.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::unlink(path.c_str()) != 0) return permanent_error("cannot destroy " + path + ": " + std::strerror(errno));
+  return Ok{};
+}
+
+}  // namespace signet::keystore

@@ -1,0 +1,97 @@
+// keystore/key_directory.h — the key directory as a transaction: what every
+// command that changes keys goes through, so a failed command changes nothing
+// and two commands at once take turns.
+//
+// KeyDirectory::open(dir, mode, options): reads DIR/manifest (syntax only:
+// a key set with a bad schedule can still be listed and repaired) and
+// DIR/delegated. Mode::Write also takes an exclusive flock on DIR/.lock,
+// held until the KeyDirectory is destroyed. Fails when DIR is not a
+// directory, the lock cannot be taken, or a file does not parse.
+//
+// A change is built in memory, then applied:
+//   KeyChange c(dir.manifest());         // becomes the key set after the change
+//   auto record = dir.create_key(c, row);   // a new key file (0600, never over
+//                                           // an existing one) for a planned row
+//   c.destroy.push_back(path);           // key files to destroy once committed
+//   dir.apply(c);
+// A KeyChange that is dropped without a successful apply() removes the key
+// files it created: whatever fails on the way, nothing has changed.
+// apply(): validates the whole resulting key set as the daemon would load it
+// (schedules, every key file: keystore/snapshot.h) and writes the manifest
+// atomically (keystore/atomic_file.h); the error says which row (rows built
+// in memory are named "DIR/manifest (new):LINE").
+// After the commit it destroys the listed files (retired or revoked keys:
+// overwritten with zeros, synced, removed) and returns a warning for each it
+// could not. REQUIRES: opened with Mode::Write.
+//
+// used_selectors(domain): every name the register holds for the domain
+// (every manifest row, retired included, and every delegated selector): a
+// selector is never used twice.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "keystore/delegated.h"
+#include "keystore/manifest.h"
+#include "keystore/snapshot.h"
+#include "signer/key.h"
+
+namespace signet::keystore {
+
+class KeyChange {
+ public:
+  explicit KeyChange(Manifest start) : manifest(std::move(start)) {}
+  KeyChange(const KeyChange&) = delete;
+  KeyChange& operator=(const KeyChange&) = delete;
+  ~KeyChange();  // removes the created key files unless the change was applied
+
+  Manifest manifest;                 // the key set after the change
+  std::vector<std::string> destroy;  // key files to destroy once it is committed
+  const std::vector<std::string>& created() const { return created_; }
+
+ private:
+  friend class KeyDirectory;
+  std::vector<std::string> created_;  // key files written for it
+  bool committed_ = false;
+};
+
+class KeyDirectory {
+ public:
+  enum class Mode { Read, Write };
+  static Result<KeyDirectory> open(const std::string& dir, Mode mode, const LoadOptions& options = {});
+
+  KeyDirectory(KeyDirectory&& o) noexcept;
+  KeyDirectory& operator=(KeyDirectory&&) = delete;
+  ~KeyDirectory();
+
+  const std::string& path() const { return dir_; }
+  const Manifest& manifest() const { return manifest_; }
+  const std::vector<Delegated>& delegated() const { return delegated_; }
+  std::string key_path(const KeyRow& row) const { return dir_ + "/" + row.file; }
+  Result<PrivateKey> load_key(const KeyRow& row) const;
+  std::set<std::string> used_selectors(const std::string& domain) const;
+
+  // Generates the row's key, writes its file and records it in the change;
+  // returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
+  Result<std::string> create_key(KeyChange& change, const KeyRow& row) const;
+  Result<std::vector<std::string>> apply(KeyChange& change);
+  Status replace_delegated(const std::vector<Delegated>& list);
+
+ private:
+  KeyDirectory() = default;
+
+  std::string dir_;
+  LoadOptions options_;
+  Manifest manifest_;
+  std::vector<Delegated> delegated_;
+  int lock_fd_ = -1;
+};
+
+// Overwrites a private-key file with zeros, syncs it and removes it: retiring
+// destroys the key; its register row stays. A file already gone is fine.
+Status destroy_key_file(const std::string& path);
+
+}  // namespace signet::keystore
