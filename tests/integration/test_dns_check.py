@@ -12,8 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postfix_harness import free_port  # noqa: E402
-from testkit import Checks, Dnsmasq, iso  # noqa: E402
+from testkit import Checks, Dnsmasq, free_port, iso  # noqa: E402
 
 DAY = 86400
 

@@ -19,7 +19,6 @@ every invalid set refused with its reason, every cutover logged.
 import argparse
 import os
 import shutil
-import signal
 import smtplib
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from postfix_harness import free_port  # noqa: E402
+from testkit import Checks, SignetMilter, iso, make_keys, write_keys_file  # noqa: E402
 
 CUTOVERS = 10
 SPACING = 3  # seconds between cutovers
@@ -37,34 +36,23 @@ INVALID_AT = {12: "truncated", 31: "unknown-algorithm", 50: "missing-key-file", 
               88: "duplicate-selector"}  # positions among the REWRITES + 5 writes
 
 
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
 class KeySet:
     def __init__(self, signet, keydir, rsa_bits):
         self.signet = signet
         self.dir = keydir
-        os.makedirs(os.path.join(keydir, "example.com"), mode=0o700)
-        self.records = []
         self.rows = []  # (selector, algorithm, bits, file, from, until)
         now = int(time.time())
         self.t0 = now + 8  # first cutover
         cuts = [self.t0 + SPACING * k for k in range(CUTOVERS)]
+        specs = []
         for alg, bits in (("rsa", rsa_bits), ("ed25519", 256)):
             for k in range(CUTOVERS + 1):
                 sel = "tx-%s-%02d" % (alg, k)
-                path = os.path.join(keydir, "example.com", sel + ".key")
-                argv = [signet, "keygen", "--algorithm", alg, "--out", path]
-                if alg == "rsa":
-                    argv += ["--bits", str(bits)]
-                txt = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
-                self.records.append("%s._domainkey.example.com TXT %s" % (sel, txt))
+                specs.append(("example.com", sel, alg, bits if alg == "rsa" else None))
                 frm = now - 60 if k == 0 else cuts[k - 1]
                 until = cuts[k] if k < CUTOVERS else None
                 self.rows.append((sel, alg, bits, "example.com/%s.key" % sel, frm, until))
+        self.keys = make_keys(signet, keydir, specs, dir_mode=0o700)
         self.created = now - 120
         self.last_cut = cuts[-1]
 
@@ -148,37 +136,30 @@ def main():
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     os.chmod(args.work, 0o755)
-    passed = failed = 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else " " + detail), flush=True)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
+    c = Checks()
+    check = c.check
 
     keydir = os.path.join(args.work, "keys")
     ks = KeySet(args.signet, keydir, args.rsa_bits)
     rev = 0
     ks.write_by_hand(ks.manifest(rev))
     keys_file = os.path.join(args.work, "keys.txt")
-    with open(keys_file, "w") as f:
-        f.write("\n".join(ks.records) + "\n")
+    write_keys_file(keys_file, ks.keys)
     schedule = os.path.join(args.work, "schedule.txt")
     ks.schedule_file(schedule)
 
-    port = free_port()
-    conf = os.path.join(args.work, "signet.conf")
-    with open(conf, "w") as f:
-        f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
-                "internal-hosts = 127.0.0.1/32\ntrusted-services = tx-out\nshutdown-timeout = 10\ndns-check = false\n"
-                "[stream.tx]\ndomain = example.com\n[rule.all]\nstream = tx\n" % (port, keydir))
-    check(subprocess.run([args.milter, "--config", conf, "--check-config"], capture_output=True).returncode == 0,
-          "the starting key set passes --check-config")
-    log_path = os.path.join(args.work, "milter.log")
-    milter = subprocess.Popen([args.milter, "--config", conf], stderr=open(log_path, "wb"))
-    time.sleep(0.5)
+    milter = SignetMilter(args.milter, args.work, {
+        "key-directory": keydir,
+        "internal-hosts": "127.0.0.1/32",
+        "trusted-services": "tx-out",
+        "shutdown-timeout": 10,
+        "dns-check": False,
+        "stream.tx": {"domain": "example.com"},
+        "rule.all": {"stream": "tx"},
+    })
+    check(milter.check_config()[0] == 0, "the starting key set passes --check-config")
+    milter.start()
+    time.sleep(0.5)  # as before the fixture waited for the socket: the same head start
 
     postfix = sink = None
     relayed_dir = os.path.join(args.work, "relayed")
@@ -189,7 +170,7 @@ def main():
         from smtp_sink import SmtpSink
         sink = SmtpSink(relayed_dir)
         sink.start()
-        postfix = PostfixInstance(os.path.join(args.work, "postfix"), "inet:127.0.0.1:%d" % port, sink_port=sink.port)
+        postfix = PostfixInstance(os.path.join(args.work, "postfix"), milter.socket, sink_port=sink.port)
         postfix.start()
 
         def trickle():
@@ -209,7 +190,7 @@ def main():
     # The load runs at least until the last cutover has passed.
     min_seconds = max(0, ks.last_cut + 3 - time.time())
     load_out = os.path.join(args.work, "load.out")
-    load = subprocess.Popen([args.load, "--socket", "inet:%d@127.0.0.1" % port, "--connections", "8",
+    load = subprocess.Popen([args.load, "--socket", milter.socket, "--connections", "8",
                              "--messages", str(args.messages), "--min-seconds", "%.1f" % min_seconds,
                              "--keys", keys_file, "--schedule", schedule], stdout=open(load_out, "wb"))
 
@@ -243,7 +224,7 @@ def main():
         modes[mode] += 1
     load.wait(timeout=600)
     stop_trickle.set()
-    crashed = milter.poll() is not None
+    crashed = not milter.running
     print(open(load_out).read().rstrip())
     check(load.returncode == 0, "milter_load: 0 unsigned, 0 tempfails, 0 transport errors, all verified")
     check(not crashed, "signet-milter still running after the load (0 crashes)")
@@ -262,10 +243,9 @@ def main():
         print(v.stdout.rstrip())
         check(v.returncode == 0, "every message through Postfix verifies against the key scheduled for its t=")
 
-    milter.send_signal(signal.SIGTERM)
-    rc = milter.wait(timeout=60)
+    rc = milter.stop(timeout=60)
     check(rc == 0, "signet-milter exits 0 on SIGTERM", "rc=%s" % rc)
-    log = open(log_path, errors="replace").read().splitlines()
+    log = milter.log_lines()
     refused = [l for l in log if "reload refused" in l]
     reasons = {kind: any(marker in l for l in refused) for kind, marker in (
         ("truncated", "truncated"), ("unknown-algorithm", "unknown algorithm dsa"),
@@ -283,8 +263,7 @@ def main():
           "cutovers logged %d; Postfix pipeline messages %d"
           % (sum(modes.values()), modes["tool"], modes["hand"], modes["symlink"], len(INVALID_AT), reloads,
              len(refused), len(schedule_lines), trickle_sent[0]))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return c.finish()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postfix_harness import free_port  # noqa: E402
-from testkit import Checks, iso  # noqa: E402
+from testkit import Checks, free_port, iso  # noqa: E402
 
 DAY = 86400
 

@@ -183,10 +183,10 @@ class Key:
         return record_to_keys_line(self.name, self.record)
 
 
-def keygen(signet, path, algorithm="rsa", bits=None, domain=None, selector=None, timeout=60):
+def keygen(signet, path, algorithm="rsa", bits=None, domain=None, selector=None, timeout=60, check=False):
     """Run `signet keygen --algorithm A [--bits N] --out path` (an old file is
     removed first). Returns a Key; a failed keygen is told by key.ok and
-    key.error(), never raised."""
+    key.error(), raised as KeygenError only with check=True."""
     key = Key(path, algorithm, bits, domain, selector)
     if os.path.exists(path):
         os.unlink(path)
@@ -207,6 +207,8 @@ def keygen(signet, path, algorithm="rsa", bits=None, domain=None, selector=None,
             key.record = keygen_output_to_record(key.stdout)
         except ValueError as e:
             key.stderr += str(e)
+    if check and not key.ok:
+        raise KeygenError(key.error())
     return key
 
 
@@ -220,10 +222,8 @@ def make_keys(signet, key_dir, specs, keys_file=None, dir_mode=0o777, timeout=60
         bits = spec[3] if len(spec) > 3 else None
         d = os.path.join(key_dir, domain)
         os.makedirs(d, mode=dir_mode, exist_ok=True)
-        key = keygen(signet, os.path.join(d, selector + ".key"), algorithm, bits, domain, selector, timeout)
-        if not key.ok:
-            raise KeygenError(key.error())
-        keys.append(key)
+        keys.append(keygen(signet, os.path.join(d, selector + ".key"), algorithm, bits, domain, selector, timeout,
+                           check=True))
     if keys_file:
         write_keys_file(keys_file, keys)
     return keys
