@@ -29,7 +29,6 @@ One `ok   ...` / `FAIL ...` line per check, then a final line
 `N passed, M failed`; exit status 1 if anything failed.
 """
 
-import argparse
 import os
 import random
 import signal
@@ -38,8 +37,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import (Checks, field_name, keygen, load_keys_file,  # noqa: E402
-                     make_dnsfunc, one_line, record_to_keys_line, split_header_fields)
+from testkit import (Checks, executable, field_name, keygen, load_keys_file,  # noqa: E402
+                     make_dnsfunc, one_line, record_to_keys_line, scenario_args,
+                     split_header_fields, verify_passed)
 
 import dkim  # noqa: E402
 
@@ -215,10 +215,7 @@ class Runner(Checks):
         if rc is None:
             self.fail(what, "did not finish within %.0f s" % TIME_LIMIT)
             return
-        lines = [l for l in out.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, out):
             self.ok("%s (%.2fs)" % (what, secs))
         else:
             self.fail(what, "exit %s, stdout: %s; stderr: %s" %
@@ -287,14 +284,8 @@ class Runner(Checks):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    args = ap.parse_args()
-    signet = os.path.abspath(args.signet)
-    if not os.access(signet, os.X_OK):
-        print("signet binary not executable: %s" % signet, file=sys.stderr)
-        return 2
+    args = scenario_args(__doc__.split("\n\n")[0], fresh=False)
+    signet = executable(args.signet)
     start = time.monotonic()
     r = Runner(signet, os.path.abspath(args.work))
     try:

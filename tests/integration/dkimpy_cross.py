@@ -37,7 +37,6 @@ Only the Python standard library and dkimpy (python3-dkim, which pulls in
 python3-nacl for ed25519) are needed; run with /usr/bin/python3.
 """
 
-import argparse
 import base64
 import logging
 import os
@@ -47,8 +46,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import (Checks, field_name, keygen, load_keys_file, make_dnsfunc,  # noqa: E402
-                     one_line, record_to_keys_line, split_header_fields)
+from testkit import (Checks, executable, field_name, keygen, load_keys_file,  # noqa: E402
+                     make_dnsfunc, one_line, record_to_keys_line, scenario_args,
+                     split_header_fields, verify_passed)
 
 try:
     import dkim
@@ -288,10 +288,7 @@ class Runner(Checks):
                       "harness problem): " + reason)
             return
         rc, out, err = self.signet_verify(signed)
-        lines = [l for l in out.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, out):
             self.ok(what)
         else:
             note = KNOWN_DKIMPY_QUIRKS.get((name, canon.split("/")[1]))
@@ -306,10 +303,7 @@ class Runner(Checks):
             self.fail(what, "signet sign exit %s: %s" % (rc, one_line(err)))
             return
         rc, vout, verr = self.signet_verify(out)
-        lines = [l for l in vout.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, vout):
             self.ok(what)
         else:
             self.fail(what, "signet verify exit %s, stdout: %s; stderr: %s" %
@@ -422,16 +416,10 @@ class Runner(Checks):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--signet", required=True, help="path to signet binary")
-    ap.add_argument("--corpus", required=True, help="directory of *.eml")
-    ap.add_argument("--work", required=True, help="scratch directory")
-    args = ap.parse_args()
+    args = scenario_args(__doc__.split("\n\n")[0], fresh=False, extra=lambda ap: ap.add_argument(
+        "--corpus", required=True, help="directory of *.eml"))
 
-    signet = os.path.abspath(args.signet)
-    if not os.access(signet, os.X_OK):
-        print("signet binary not executable: %s" % signet, file=sys.stderr)
-        return 2
+    signet = executable(args.signet)
     corpus = sorted(os.path.join(args.corpus, f)
                     for f in os.listdir(args.corpus) if f.endswith(".eml"))
     if not corpus:

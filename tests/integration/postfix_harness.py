@@ -47,7 +47,7 @@ import stat
 import subprocess
 import time
 
-from testkit import StartStop, free_port, listening_ports  # noqa: F401  (free_port re-exported)
+from testkit import StartStop, free_port, listening_ports
 
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"

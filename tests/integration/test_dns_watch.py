@@ -6,24 +6,17 @@ logs it loudly; once the record appears, the new key signs.
 
 usage: test_dns_watch.py --milter PATH --signet PATH --work DIR
 """
-import argparse
 import os
-import shutil
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from testkit import Checks, Dnsmasq, SignetMilter, free_port, iso, make_keys  # noqa: E402
+from testkit import Checks, Dnsmasq, SignetMilter, free_port, iso, make_keys, scenario_args  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--milter", required=True)
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
+    a = scenario_args(milter=True)
     keys = os.path.join(a.work, "keys")
     checks = Checks()
     check = checks.check

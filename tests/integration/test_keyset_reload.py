@@ -16,7 +16,6 @@ Required: 0 messages unsigned, 0 tempfails, 0 crashes, every signature
 verifies against the key whose window held its t= (milter_load checks),
 every invalid set refused with its reason, every cutover logged.
 """
-import argparse
 import os
 import shutil
 import smtplib
@@ -27,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from testkit import Checks, SignetMilter, iso, make_keys, write_keys_file  # noqa: E402
+from testkit import Checks, SignetMilter, iso, make_keys, scenario_args, write_keys_file  # noqa: E402
 
 CUTOVERS = 10
 SPACING = 3  # seconds between cutovers
@@ -124,17 +123,12 @@ class KeySet:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--milter", required=True)
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--load", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--messages", type=int, default=20000)
-    ap.add_argument("--rsa-bits", type=int, default=2048)
-    ap.add_argument("--no-postfix", action="store_true")
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+    def options(ap):
+        ap.add_argument("--load", required=True)
+        ap.add_argument("--messages", type=int, default=20000)
+        ap.add_argument("--rsa-bits", type=int, default=2048)
+        ap.add_argument("--no-postfix", action="store_true")
+    args = scenario_args(milter=True, extra=options)
     os.chmod(args.work, 0o755)
     c = Checks()
     check = c.check

@@ -9,9 +9,7 @@ message must leave, then sends SIGTERM and requires a clean exit 0. A second
 instance with on-error = tempfail runs tempfail.lua; a third detaches with a
 pidfile. Prints ok/FAIL lines and "N passed, M failed".
 """
-import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +17,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from testkit import Checks, SignetMilter, make_keys  # noqa: E402
+from testkit import Checks, SignetMilter, make_keys, scenario_args  # noqa: E402
 
 SCRIPTS = os.path.join(HERE, "miltertest")
 PROTOCOL_SCRIPTS = ("sign_dual.lua", "abort_mid_body.lua", "disconnect_mid_body.lua",
@@ -220,14 +218,8 @@ def detached_with_pidfile(c, args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--milter", required=True)
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--socket", choices=("unix", "inet"), default="inet")
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+    args = scenario_args(milter=True, extra=lambda ap: ap.add_argument(
+        "--socket", choices=("unix", "inet"), default="inet"))
     make_keys(args.signet, os.path.join(args.work, "keys"),
               [("example.com", "mt-rsa", "rsa"), ("example.com", "mt-ed", "ed25519")])
     c = Checks()

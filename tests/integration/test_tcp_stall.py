@@ -15,14 +15,12 @@ least 0.5 of unix (signet's target is 0.8, measured by make bench; the margin
 is for a noisy machine), and the untuned control shows the stall is real here
 (under 0.5), so the first check can fail.
 """
-import argparse
 import os
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import Checks, SignetMilter, make_keys  # noqa: E402
+from testkit import Checks, SignetMilter, make_keys, scenario_args  # noqa: E402
 
 
 def one_session(client, n):
@@ -57,13 +55,7 @@ def run(milter, work, name, socket, env_extra, n):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--milter", required=True)
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--messages", type=int, default=40)
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
+    args = scenario_args(milter=True, extra=lambda ap: ap.add_argument("--messages", type=int, default=40))
     make_keys(args.signet, os.path.join(args.work, "keys"),
               [("example.com", "st-rsa", "rsa"), ("example.com", "st-ed", "ed25519")])
     unix = run(args.milter, args.work, "unix", "unix", {}, args.messages)

@@ -4,6 +4,8 @@ scripts/demo.py; the last two put this directory on sys.path).
   Checks          the tally: one "ok   what" / "FAIL what  detail" /
                   "skip what  why" line per check, "#      " notes, and the
                   closing "N passed, M failed"
+  scenario_args, executable
+                  the command line every scenario takes, a fresh work dir
   iso, one_line   RFC 3339 times; text squeezed onto one line
   free_port, listening_ports, unix_listening, wait_listening
                   loopback ports, seen from /proc without connecting
@@ -14,17 +16,21 @@ scripts/demo.py; the last two put this directory on sys.path).
   split_header_fields, field_name, header_fields, dkim_tags, signatures,
   describe, dkimpy_results, signet_verify
                   header fields, DKIM-Signature tags and the two verifiers
+  SignetCli       `signet` on a key directory and config, with --now
   SignetMilter    signet-milter from a config dict: start, stop, reload, log
   Dnsmasq         dnsmasq on 127.0.0.1 serving TXT records
 
 Only the standard library; dkimpy (python3-dkim) is imported by
 dkimpy_results() alone.
 """
+import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 from milter_client import MilterClient, send_one
@@ -73,6 +79,32 @@ class Checks:
     def finish(self):
         self.summary()
         return 1 if self.failed else 0
+
+
+def scenario_args(doc=None, milter=False, extra=None, fresh=True):
+    """--signet PATH --work DIR (and --milter PATH; extra(parser) adds more);
+    with fresh the work directory is made anew."""
+    ap = argparse.ArgumentParser(description=doc)
+    if milter:
+        ap.add_argument("--milter", required=True)
+    ap.add_argument("--signet", required=True)
+    ap.add_argument("--work", required=True)
+    if extra:
+        extra(ap)
+    args = ap.parse_args()
+    if fresh:
+        shutil.rmtree(args.work, ignore_errors=True)
+        os.makedirs(args.work)
+    return args
+
+
+def executable(path):
+    """The absolute path of a binary; exit 2 with a message when it is not executable."""
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        print("binary not executable: %s" % path, file=sys.stderr)
+        sys.exit(2)
+    return path
 
 
 def iso(t):
@@ -399,10 +431,41 @@ def dkimpy_results(msg, dnsfunc):
     return out
 
 
+def verify_passed(rc, out):
+    """`signet verify` passed every signature: exit 0, only dkim=pass lines."""
+    if isinstance(out, bytes):
+        out = out.decode("utf-8", "replace")
+    lines = [l for l in out.splitlines() if l.strip()]
+    return rc == 0 and bool(lines) and all(l.startswith("dkim=pass") for l in lines)
+
+
 def signet_verify(signet, keys_file, msg, timeout=60):
     """`signet verify --keys keys_file` on msg: (exit status, stdout, stderr) as text."""
     p = subprocess.run([signet, "verify", "--keys", keys_file], input=msg, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------
+# signet, the key tools
+# --------------------------------------------------------------------------
+
+class SignetCli:
+    """`signet ARGS --config CONF --now TIME` on work/keys (made 0700) and
+    work/signet.conf, written from config (see config_text) with
+    key-directory set: cli(args, now) is (exit status, stdout, stderr)."""
+
+    def __init__(self, signet, work, config):
+        self.signet = signet
+        self.keys = os.path.join(work, "keys")
+        os.makedirs(self.keys, mode=0o700)
+        self.conf = os.path.join(work, "signet.conf")
+        with open(self.conf, "w") as f:
+            f.write(config_text({"key-directory": self.keys, **config}))
+
+    def __call__(self, args, now, stdin=None):
+        p = subprocess.run([self.signet] + args + ["--config", self.conf, "--now", iso(now)], input=stdin,
+                           capture_output=True, text=stdin is None or isinstance(stdin, str))
+        return p.returncode, p.stdout, p.stderr
 
 
 # --------------------------------------------------------------------------
