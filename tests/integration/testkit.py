@@ -14,10 +14,11 @@ scripts/demo.py; the last two put this directory on sys.path).
                   `signet keygen` and the keys file `signet verify --keys`
                   (and milter_load --keys) read
   split_header_fields, field_name, header_fields, dkim_tags, signatures,
-  describe, dkimpy_results, signet_verify
+  describe, dkimpy_results, signet_verify, verify_passed
                   header fields, DKIM-Signature tags and the two verifiers
   SignetCli       `signet` on a key directory and config, with --now
   SignetMilter    signet-milter from a config dict: start, stop, reload, log
+                  (StartStop: `with` for it and postfix_harness.PostfixInstance)
   Dnsmasq         dnsmasq on 127.0.0.1 serving TXT records
 
 Only the standard library; dkimpy (python3-dkim) is imported by
@@ -560,7 +561,7 @@ class SignetMilter(StartStop):
 
     def send_one(self, queue_id, body, **kw):
         """milter_client.send_one on this milter."""
-        return send_one("127.0.0.1", self.port, queue_id, body, **kw)
+        return send_one("127.0.0.1" if self.port else self.path, self.port, queue_id, body, **kw)
 
     # -- config ----------------------------------------------------------------
     def write_config(self):
@@ -685,7 +686,7 @@ class Dnsmasq:
         self.work, self.port, self.proc = work, port, None
 
     def serve(self, records, extra_lines=()):
-        """records: {name: value}; values longer than 255 bytes become several strings."""
+        """records: [(name, value)]; values longer than 255 bytes become several strings."""
         self.stop()
         lines = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=127.0.0.1", "port=%d" % self.port,
                  "local=/example.com/"]
