@@ -27,9 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "integration"))
-from postfix_harness import free_port  # noqa: E402
-
-
+from testkit import SignetMilter, iso, keygen  # noqa: E402
 
 
 def pct(values, p):
@@ -45,19 +43,6 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
-
-
-def wait_for_line(path, pattern, after=0, timeout=600):
-    deadline = time.time() + timeout
-    rx = re.compile(pattern)
-    while time.time() < deadline:
-        with open(path, errors="replace") as f:
-            lines = f.read().splitlines()
-        hits = [l for l in lines[after:] if rx.search(l)]
-        if hits:
-            return hits[0], len(lines)
-        time.sleep(0.02)
-    raise RuntimeError("timed out waiting for " + pattern)
 
 
 def main():
@@ -78,15 +63,12 @@ def main():
         t = time.time()
         for i in range(args.pool):
             for alg in ("rsa", "ed25519"):
-                subprocess.run([signet, "keygen", "--algorithm", alg, "--out", os.path.join(pool, "%s%d.key" % (alg, i))],
-                               check=True, stdout=subprocess.DEVNULL)
+                keygen(signet, os.path.join(pool, "%s%d.key" % (alg, i)), alg, check=True)
         pool_data = {}
         for name in os.listdir(pool):
             with open(os.path.join(pool, name), "rb") as f:
                 pool_data[name] = f.read()
-        rows = []
         now = int(time.time())
-        iso = lambda x: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(x))
 
         def write_keys(generation):
             for n in range(args.streams):
@@ -120,30 +102,26 @@ def main():
 
         with open(os.path.join(keydir, "manifest"), "w") as f:
             f.write(manifest(0))
-        port = free_port()
-        conf = os.path.join(work, "signet.conf")
-        with open(conf, "w") as f:
-            f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
-                    "internal-hosts = 127.0.0.1/32\ndns-check = false\n" % (port, keydir))
-            for n in range(args.streams):
-                f.write("[stream.t%d]\ndomain = t%d.example\n" % (n, n))
-            f.write("[rule.all]\nstream = t0\n")
+        config = {"key-directory": keydir, "internal-hosts": "127.0.0.1/32", "dns-check": False}
+        for n in range(args.streams):
+            config["stream.t%d" % n] = {"domain": "t%d.example" % n}
+        config["rule.all"] = {"stream": "t0"}
+        milter = SignetMilter(os.path.join(build, "milter", "signet-milter"), work, config)
+        milter.write_config()
         print("fixture: %d streams, %d key files, %d distinct keys, built in %.1f s"
               % (args.streams, 2 * args.streams, 2 * args.pool, time.time() - t), flush=True)
 
-        log = os.path.join(work, "milter.log")
         start = time.monotonic()
-        milter = subprocess.Popen([os.path.join(build, "milter", "signet-milter"), "--config", conf],
-                                  stderr=open(log, "wb"))
-        _, seen = wait_for_line(log, r"started: socket")
+        milter.start(timeout=600)
+        _, seen = milter.wait_log(r"started: socket")
         cold = time.monotonic() - start
         rss = rss_mb(milter.pid)
         print("cold load (config + manifest + %d keys parsed): %.2f s; resident memory %.0f MB"
               % (2 * args.streams, cold, rss), flush=True)
 
         def sighup_reload(seen_lines):
-            milter.send_signal(signal.SIGHUP)
-            line, seen_lines = wait_for_line(log, r"SIGHUP: reload", after=seen_lines)
+            milter.signal(signal.SIGHUP)
+            line, seen_lines = milter.wait_log(r"SIGHUP: reload", after=seen_lines)
             m = re.search(r"\((\d+) parsed\) in (\d+) ms", line)
             return int(m.group(2)), int(m.group(1)), seen_lines
 
@@ -156,7 +134,7 @@ def main():
             if kind == "all new":
                 write_keys(1)
                 time.sleep(0.5)  # let an inotify-triggered reload pass, then wait it out
-                _, seen = wait_for_line(log, r"changed on disk: reload", after=seen)
+                _, seen = milter.wait_log(r"changed on disk: reload", after=seen)
             with open(os.path.join(keydir, "manifest.tmp"), "w") as f:
                 f.write(manifest(rev))
             os.replace(os.path.join(keydir, "manifest.tmp"), os.path.join(keydir, "manifest"))
@@ -172,7 +150,7 @@ def main():
 
         lat_file = os.path.join(work, "latency.txt")
         load = subprocess.Popen([os.path.join(build, "tests", "integration", "milter_load"), "--socket",
-                                 "inet:%d@127.0.0.1" % port, "--connections", "4", "--messages", "1",
+                                 milter.socket, "--connections", "4", "--messages", "1",
                                  "--min-seconds", str(args.seconds), "--latency-out", lat_file],
                                 stdout=subprocess.DEVNULL)
         t_load = time.monotonic()
@@ -191,8 +169,8 @@ def main():
                 f.write(manifest(rev))
             os.replace(os.path.join(keydir, "manifest.tmp"), os.path.join(keydir, "manifest"))
             t0 = time.monotonic()
-            milter.send_signal(signal.SIGHUP)
-            line, seen = wait_for_line(log, r"SIGHUP: reload", after=seen)
+            milter.signal(signal.SIGHUP)
+            line, seen = milter.wait_log(r"SIGHUP: reload", after=seen)
             t1 = time.monotonic()
             m = re.search(r"\((\d+) parsed\) in (\d+) ms", line)
             (full_ms if full else unchanged_ms).append(int(m.group(2)) if m else (t1 - t0) * 1000)
@@ -225,8 +203,7 @@ def main():
         print("time to reload under 2 s (idle)  : %s (slowest %.0f ms)" % ("OK" if worst < 2000 else "MISSED", worst))
     finally:
         if milter:
-            milter.send_signal(signal.SIGTERM)
-            milter.wait(timeout=60)
+            milter.stop(timeout=60)
         if os.environ.get("SIGNET_BENCH_KEEP"):
             print("kept " + work)
         else:

@@ -14,42 +14,36 @@ usage: postfix_throughput.py BUILD_DIR [--messages N]
 import argparse
 import os
 import shutil
-import signal
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(top, "tests", "integration"))
-from postfix_harness import PostfixInstance, free_port  # noqa: E402
+from postfix_harness import PostfixInstance  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
+from testkit import SignetMilter, make_keys  # noqa: E402
 
 MESSAGE = (b"From: Bench <bench@example.com>\r\nTo: rcpt@example.org\r\nSubject: throughput\r\n"
            b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n" + b"A line of body text for the benchmark.\r\n" * 40)
 
 
 def run(build, work, mode, n):
-    keys = os.path.join(work, "keys")
-    sock = ("unix:" + os.path.join(work, "signet.sock")) if mode == "unix" else "inet:%d@127.0.0.1" % free_port()
-    conf = os.path.join(work, mode + ".conf")
-    with open(conf, "w") as f:
-        f.write("socket = %s\nlog = stderr\nforeground = true\nuser = postfix\ngroup = postfix\n"
-                "key-directory = %s\ntrusted-services = tx-out\nshutdown-timeout = 5\n"
-                "[stream.tx]\ndomain = example.com\nselector = bench-rsa\nselector = bench-ed\n"
-                "[rule.all]\nstream = tx\n" % (sock, keys))
-    env = dict(os.environ)
-    if mode == "inet-untuned":
-        env["SIGNET_TCP_TUNING"] = "off"
-    log = open(os.path.join(work, mode + ".log"), "wb")
-    milter = subprocess.Popen([os.path.join(build, "milter", "signet-milter"), "--config", conf], stderr=log, env=env)
+    milter = SignetMilter(os.path.join(build, "milter", "signet-milter"), work, {
+        "user": "postfix", "group": "postfix",
+        "key-directory": os.path.join(work, "keys"),
+        "trusted-services": "tx-out",
+        "shutdown-timeout": 5,
+        "stream.tx": {"domain": "example.com", "selector": ["bench-rsa", "bench-ed"]},
+        "rule.all": {"stream": "tx"},
+    }, name=mode, socket="unix" if mode == "unix" else "inet",
+        env={"SIGNET_TCP_TUNING": "off"} if mode == "inet-untuned" else None)
     sink = SmtpSink(os.path.join(work, mode + "-captured"))
-    sink.start()
     try:
-        time.sleep(0.3)
-        pf_sock = sock if mode == "unix" else "inet:127.0.0.1:%s" % sock.split(":")[1].split("@")[0]
-        with PostfixInstance(os.path.join(work, "postfix-" + mode), pf_sock, sink_port=sink.port) as pf:
+        milter.start()
+        sink.start()
+        with PostfixInstance(os.path.join(work, "postfix-" + mode), milter.socket, sink_port=sink.port) as pf:
             with smtplib.SMTP("127.0.0.1", pf.ports["tx"], local_hostname="bench.test", timeout=60) as s:
                 s.ehlo()
                 PostfixInstance.send_on(s, MESSAGE, "bench@example.com", ["rcpt@example.org"])  # warm-up
@@ -59,10 +53,8 @@ def run(build, work, mode, n):
                 rate = n / (time.monotonic() - start)
     finally:
         sink.stop()
-        milter.send_signal(signal.SIGTERM)
-        milter.wait(timeout=30)
-    with open(os.path.join(work, mode + ".log"), errors="replace") as f:
-        signed = sum(1 for line in f if ": signed stream=tx" in line)
+        milter.stop(timeout=30)
+    signed = sum(1 for line in milter.log_lines() if ": signed stream=tx" in line)
     return rate, signed
 
 
@@ -75,11 +67,8 @@ def main():
     work = tempfile.mkdtemp(prefix="signet-bench.")
     os.chmod(work, 0o755)
     try:
-        keydir = os.path.join(work, "keys", "example.com")
-        os.makedirs(keydir)
-        for sel, alg in (("bench-rsa", "rsa"), ("bench-ed", "ed25519")):
-            subprocess.run([os.path.join(build, "tools", "signet"), "keygen", "--algorithm", alg, "--out",
-                            os.path.join(keydir, sel + ".key")], check=True, stdout=subprocess.DEVNULL)
+        make_keys(os.path.join(build, "tools", "signet"), os.path.join(work, "keys"),
+                  [("example.com", "bench-rsa", "rsa"), ("example.com", "bench-ed", "ed25519")])
         results = {}
         for mode in ("unix", "inet", "inet-untuned"):
             n = args.messages if mode != "inet-untuned" else max(10, args.messages // 10)

@@ -10,7 +10,6 @@ verification by signet and by dkimpy, then stops everything.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,30 +17,22 @@ import time
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(top, "tests", "integration"))
-from postfix_harness import PostfixInstance, free_port  # noqa: E402
+from postfix_harness import PostfixInstance  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
+from testkit import SignetMilter, make_keys  # noqa: E402
 
-DEFAULT_CONFIG = """\
-# The embedded demo configuration (see docs/configuration.md).
-socket = inet:{port}@127.0.0.1
-foreground = true
-log = stderr
-user = nobody
-group = nogroup
-key-directory = {keys}
-trusted-services = submission
-on-error = accept
-
-[stream.tx]
-domain = example.com
-selector = demo-rsa2048
-selector = demo-ed25519
-expire = 7d
-owner = demo
-
-[rule.default]
-stream = tx
-"""
+# The embedded demo configuration (see docs/configuration.md); testkit's
+# SignetMilter adds socket (a free port on 127.0.0.1), foreground and log.
+DEFAULT_CONFIG = {
+    "user": "nobody",
+    "group": "nogroup",
+    "key-directory": None,          # set below
+    "trusted-services": "submission",
+    "on-error": "accept",
+    "stream.tx": {"domain": "example.com", "selector": ["demo-rsa2048", "demo-ed25519"],
+                  "expire": "7d", "owner": "demo"},
+    "rule.default": {"stream": "tx"},
+}
 
 MESSAGE = b"""\
 From: Signet Demo <demo@example.com>\r
@@ -66,28 +57,18 @@ def main():
     os.chmod(work, 0o755)  # the postfix user must reach its queue below it
     milter = None
     try:
-        keydir = os.path.join(work, "keys", "example.com")
-        os.makedirs(keydir)
-        records = []
-        for sel, alg in (("demo-rsa2048", "rsa"), ("demo-ed25519", "ed25519")):
-            txt = subprocess.run([signet, "keygen", "--algorithm", alg, "--out", os.path.join(keydir, sel + ".key")],
-                                 check=True, capture_output=True, text=True).stdout.strip()
-            records.append("%s._domainkey.example.com TXT %s" % (sel, txt))
         keys_file = os.path.join(work, "keys.txt")
-        with open(keys_file, "w") as f:
-            f.write("\n".join(records) + "\n")
+        keys = make_keys(signet, os.path.join(work, "keys"),
+                         [("example.com", "demo-rsa2048", "rsa"), ("example.com", "demo-ed25519", "ed25519")],
+                         keys_file=keys_file)
 
-        port = free_port()
-        conf = os.path.join(work, "signet.conf")
-        with open(conf, "w") as f:
-            f.write(DEFAULT_CONFIG.format(port=port, keys=os.path.join(work, "keys")))
-        milter_log = open(os.path.join(work, "milter.log"), "wb")
-        milter = subprocess.Popen([milter_bin, "--config", conf], stderr=milter_log)
+        milter = SignetMilter(milter_bin, work, {**DEFAULT_CONFIG, "key-directory": os.path.join(work, "keys")})
+        milter.start()
 
         sink = SmtpSink(os.path.join(work, "captured"))
         sink.start()
         try:
-            with PostfixInstance(os.path.join(work, "postfix"), "inet:127.0.0.1:%d" % port,
+            with PostfixInstance(os.path.join(work, "postfix"), milter.socket,
                                  sink_port=sink.port, sasl_users={"demo": "demo-password"}) as pf:
                 pf.send(pf.ports["submission"], MESSAGE, "demo@example.com", ["postmaster@example.net"],
                         sasl=("demo", "demo-password"))
@@ -106,15 +87,11 @@ def main():
         banner("message as Postfix relayed it (signed by signet-milter)")
         print(signed.decode("utf-8", "replace").replace("\r\n", "\n"))
         banner("DNS records to publish")
-        for r in records:
-            name, _, value = r.split(" ", 2)
-            print("%s. IN TXT ( %s )" % (name, value))
+        for key in keys:
+            print("%s. IN TXT ( %s )" % (key.name, key.txt))
         banner("signet-milter log")
-        milter.send_signal(signal.SIGTERM)
-        milter.wait(timeout=20)
-        milter = None
-        with open(os.path.join(work, "milter.log")) as f:
-            print(f.read().rstrip())
+        milter.stop(timeout=20)
+        print(milter.log().rstrip())
         banner("signet verify")
         v1 = subprocess.run([signet, "verify", "--keys", keys_file], input=signed)
         banner("dkimpy (independent verifier)")
@@ -123,8 +100,7 @@ def main():
         return 0 if v1.returncode == 0 and v2.returncode == 0 else 1
     finally:
         if milter is not None:
-            milter.send_signal(signal.SIGTERM)
-            milter.wait(timeout=20)
+            milter.stop(timeout=20)
         shutil.rmtree(work, ignore_errors=True)
 
 

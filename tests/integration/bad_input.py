@@ -29,7 +29,6 @@ One `ok   ...` / `FAIL ...` line per check, then a final line
 `N passed, M failed`; exit status 1 if anything failed.
 """
 
-import argparse
 import os
 import random
 import signal
@@ -38,9 +37,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dkimpy_cross import (  # noqa: E402  (sibling module, stdlib + dkim)
-    keygen_output_to_record, record_to_keys_line, load_keys_file,
-    make_dnsfunc, split_header_fields, field_name, one_line, Tally)
+from testkit import (Checks, executable, field_name, keygen, load_keys_file,  # noqa: E402
+                     make_dnsfunc, one_line, record_to_keys_line, scenario_args,
+                     split_header_fields, verify_passed)
 
 import dkim  # noqa: E402
 
@@ -144,7 +143,7 @@ def gen_cases():
         b"X-\xff\xfe: v\r\n\xc3\xa9t\xc3\xa9: v\r\n\r\nbody\r\n")
 
 
-class Runner(Tally):
+class Runner(Checks):
     def __init__(self, signet, work):
         super().__init__()
         self.signet = signet
@@ -216,10 +215,7 @@ class Runner(Tally):
         if rc is None:
             self.fail(what, "did not finish within %.0f s" % TIME_LIMIT)
             return
-        lines = [l for l in out.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, out):
             self.ok("%s (%.2fs)" % (what, secs))
         else:
             self.fail(what, "exit %s, stdout: %s; stderr: %s" %
@@ -227,14 +223,10 @@ class Runner(Tally):
 
     def setup(self):
         os.makedirs(self.work, exist_ok=True)
-        if os.path.exists(self.key):
-            os.unlink(self.key)
-        rc, out, err, _ = self.run(["keygen", "--algorithm", "ed25519",
-                                    "--out", self.key], b"")
-        if rc != 0:
-            raise RuntimeError("signet keygen failed (exit %s): %s" %
-                               (rc, one_line(err)))
-        record = keygen_output_to_record(out.decode("utf-8", "replace"))
+        key = keygen(self.signet, self.key, "ed25519", timeout=TIME_LIMIT)
+        if not key.ok:
+            raise RuntimeError(key.error())
+        record = key.record
         with open(self.keys_file, "w", encoding="ascii") as f:
             f.write(record_to_keys_line("%s._domainkey.%s" % (SELECTOR,
                                                             DOMAIN), record))
@@ -292,28 +284,20 @@ class Runner(Tally):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    args = ap.parse_args()
-    signet = os.path.abspath(args.signet)
-    if not os.access(signet, os.X_OK):
-        print("signet binary not executable: %s" % signet, file=sys.stderr)
-        return 2
+    args = scenario_args(__doc__.split("\n\n")[0], fresh=False)
+    signet = executable(args.signet)
     start = time.monotonic()
     r = Runner(signet, os.path.abspath(args.work))
     try:
         r.setup()
     except Exception as e:
         r.fail("setup", str(e))
-        print("%d passed, %d failed" % (r.passed, r.failed))
-        return 1
+        return r.finish()
     r.run_lf_case()
     for name, data in gen_cases():
         r.run_case(name, data)
     print("note: %.1fs" % (time.monotonic() - start))
-    print("%d passed, %d failed" % (r.passed, r.failed))
-    return 1 if r.failed else 0
+    return r.finish()
 
 
 if __name__ == "__main__":

@@ -29,14 +29,14 @@ the header colon, which RFC 5322 obs-syntax allows) cannot take part in (a)
 and (b); for those a signet sign -> signet verify round trip is run instead
 and the dkimpy checks are reported as `skip`.
 
-Output: one `ok   ...` / `FAIL ...` / `skip ...` line per check, then exactly
-one final line `N passed, M failed`.  Exit status is 1 if anything failed.
+Output: one `ok   ...` / `FAIL ...` / `skip ...` line per check (testkit's
+Checks), then exactly one final line `N passed, M failed`.  Exit status is 1
+if anything failed.
 
 Only the Python standard library and dkimpy (python3-dkim, which pulls in
 python3-nacl for ed25519) are needed; run with /usr/bin/python3.
 """
 
-import argparse
 import base64
 import logging
 import os
@@ -44,6 +44,11 @@ import re
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testkit import (Checks, executable, field_name, keygen, load_keys_file,  # noqa: E402
+                     make_dnsfunc, one_line, record_to_keys_line, scenario_args,
+                     split_header_fields, verify_passed)
 
 try:
     import dkim
@@ -77,97 +82,8 @@ KNOWN_DKIMPY_QUIRKS = {
 
 
 # --------------------------------------------------------------------------
-# Key file / TXT record helpers (the same format `signet verify --keys` reads)
+# Key helpers (the keys file and keygen output: testkit.py)
 # --------------------------------------------------------------------------
-
-def parse_txt_strings(rest):
-    """Parse the record part of a keys-file line / keygen output.
-
-    Either one or more double-quoted strings (concatenated, with \\" \\\\ and
-    \\DDD escapes as in zone files) or, if the text does not start with a
-    quote, the unquoted rest of the line.  Returns bytes."""
-    rest = rest.strip()
-    if not rest.startswith('"'):
-        return rest.encode("utf-8")
-    out = bytearray()
-    i, n = 0, len(rest)
-    while i < n:
-        c = rest[i]
-        if c in " \t":
-            i += 1
-            continue
-        if c != '"':
-            raise ValueError("garbage between quoted strings: %r" % rest[i:])
-        i += 1
-        while True:
-            if i >= n:
-                raise ValueError("unterminated quoted string")
-            c = rest[i]
-            if c == '"':
-                i += 1
-                break
-            if c == "\\" and i + 1 < n:
-                if rest[i + 1:i + 4].isdigit() and len(rest[i + 1:i + 4]) == 3:
-                    out.append(int(rest[i + 1:i + 4]) & 0xFF)
-                    i += 4
-                else:
-                    out += rest[i + 1].encode("utf-8")
-                    i += 2
-                continue
-            out += c.encode("utf-8")
-            i += 1
-    return bytes(out)
-
-
-def keygen_output_to_record(text):
-    """Turn `signet keygen` stdout into the TXT record value (bytes).
-
-    Accepts one or more double-quoted strings (possibly over several lines,
-    possibly wrapped in zone-file parentheses) or a single unquoted line."""
-    text = text.strip()
-    if '"' in text:
-        strings = re.findall(r'"((?:[^"\\]|\\.)*)"', text, re.S)
-        if not strings:
-            raise ValueError("cannot parse keygen output: %r" % text)
-        return b"".join(parse_txt_strings('"%s"' % s) for s in strings)
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    if len(lines) != 1:
-        raise ValueError("unquoted keygen output is not one line: %r" % text)
-    return lines[0].encode("utf-8")
-
-
-def record_to_keys_line(name, record):
-    """One keys-file line: name TXT "chunk" "chunk" (chunks <= 255 bytes)."""
-    chunks = [record[i:i + 255] for i in range(0, len(record), 255)] or [b""]
-    quoted = " ".join('"%s"' % c.decode("ascii").replace("\\", "\\\\")
-                      .replace('"', '\\"') for c in chunks)
-    return "%s TXT %s\n" % (name, quoted)
-
-
-def load_keys_file(path):
-    """Parse a keys file into {lower-case name without trailing dot: bytes}."""
-    records = {}
-    with open(path, "r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            parts = line.split(None, 2)
-            if len(parts) < 3 or parts[1].upper() != "TXT":
-                raise ValueError("%s:%d: bad keys line: %r" % (path, lineno,
-                                                              line))
-            name = parts[0].rstrip(".").lower()
-            records[name] = parse_txt_strings(parts[2])
-    return records
-
-
-def make_dnsfunc(records):
-    def dnsfunc(name, timeout=5):
-        if isinstance(name, bytes):
-            name = name.decode("ascii", "replace")
-        return records.get(name.rstrip(".").lower())
-    return dnsfunc
-
 
 def ed25519_seed_from_pem(pem_bytes):
     """Base64 of the raw 32-byte Ed25519 seed in a PKCS#8 PEM private key."""
@@ -191,30 +107,6 @@ def ed25519_seed_from_pem(pem_bytes):
 # --------------------------------------------------------------------------
 # Message helpers
 # --------------------------------------------------------------------------
-
-def split_header_fields(msg):
-    """Split a message into (list of raw header fields incl. their CRLFs,
-    separator, body).  separator is the blank line (b"\\r\\n") or b""."""
-    fields = []
-    pos = 0
-    n = len(msg)
-    while pos < n:
-        nl = msg.find(b"\n", pos)
-        end = n if nl < 0 else nl + 1
-        line = msg[pos:end]
-        if line in (b"\r\n", b"\n"):
-            return fields, line, msg[end:]
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-        pos = end
-    return fields, b"", b""
-
-
-def field_name(field):
-    return field.split(b":", 1)[0].rstrip(b" \t").lower()
-
 
 def insert_after_signature(msg, new_field):
     fields, sep, body = split_header_fields(msg)
@@ -258,38 +150,7 @@ class ListHandler(logging.Handler):
             pass
 
 
-def one_line(text, limit=400):
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = " | ".join(l.strip() for l in text.strip().splitlines() if
-                      l.strip())
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return text
-
-
-class Tally:
-    """Counts checks and prints one ok/FAIL/skip line each (shared with bad_input.py)."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
-
-    def ok(self, what):
-        self.passed += 1
-        print("ok   " + what, flush=True)
-
-    def fail(self, what, reason):
-        self.failed += 1
-        print("FAIL %s: %s" % (what, reason), flush=True)
-
-    def skip(self, what, reason):
-        self.skipped += 1
-        print("skip %s: %s" % (what, reason), flush=True)
-
-
-class Runner(Tally):
+class Runner(Checks):
     def __init__(self, signet, work):
         super().__init__()
         self.signet = signet
@@ -345,25 +206,20 @@ class Runner(Tally):
     def setup_keys(self):
         os.makedirs(self.work, exist_ok=True)
         lines = []
-        specs = (("rsa-sha256", "rsa.key", ["--algorithm", "rsa", "--bits",
-                                            "2048"]),
-                 ("ed25519-sha256", "ed.key", ["--algorithm", "ed25519"]))
-        for alg, fname, extra in specs:
+        specs = (("rsa-sha256", "rsa.key", "rsa", 2048),
+                 ("ed25519-sha256", "ed.key", "ed25519", None))
+        for alg, fname, algorithm, bits in specs:
             path = os.path.join(self.work, fname)
-            if os.path.exists(path):
-                os.unlink(path)
-            rc, out, err = self.run_signet(["keygen"] + extra +
-                                           ["--out", path], b"")
-            if rc != 0:
-                raise RuntimeError("signet keygen %s failed (rc=%s): %s" %
-                                   (alg, rc, one_line(err)))
-            record = keygen_output_to_record(out.decode("utf-8", "replace"))
+            key = keygen(self.signet, path, algorithm, bits,
+                         timeout=SUBPROCESS_TIMEOUT)
+            if not key.ok:
+                raise RuntimeError(key.error())
+            record = key.record
             if b"p=" not in record:
                 raise RuntimeError("keygen output has no p= tag: %r" % record)
-            mode = os.stat(path).st_mode & 0o777
-            if mode != 0o600:
+            if key.mode != 0o600:
                 raise RuntimeError("keygen wrote %s with mode %o, not 600" %
-                                   (path, mode))
+                                   (path, key.mode))
             self.key_files[alg] = path
             with open(path, "rb") as f:
                 pem = f.read()
@@ -432,10 +288,7 @@ class Runner(Tally):
                       "harness problem): " + reason)
             return
         rc, out, err = self.signet_verify(signed)
-        lines = [l for l in out.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, out):
             self.ok(what)
         else:
             note = KNOWN_DKIMPY_QUIRKS.get((name, canon.split("/")[1]))
@@ -450,10 +303,7 @@ class Runner(Tally):
             self.fail(what, "signet sign exit %s: %s" % (rc, one_line(err)))
             return
         rc, vout, verr = self.signet_verify(out)
-        lines = [l for l in vout.decode("utf-8", "replace").splitlines()
-                 if l.strip()]
-        if rc == 0 and lines and all(l.startswith("dkim=pass")
-                                     for l in lines):
+        if verify_passed(rc, vout):
             self.ok(what)
         else:
             self.fail(what, "signet verify exit %s, stdout: %s; stderr: %s" %
@@ -566,16 +416,10 @@ class Runner(Tally):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--signet", required=True, help="path to signet binary")
-    ap.add_argument("--corpus", required=True, help="directory of *.eml")
-    ap.add_argument("--work", required=True, help="scratch directory")
-    args = ap.parse_args()
+    args = scenario_args(__doc__.split("\n\n")[0], fresh=False, extra=lambda ap: ap.add_argument(
+        "--corpus", required=True, help="directory of *.eml"))
 
-    signet = os.path.abspath(args.signet)
-    if not os.access(signet, os.X_OK):
-        print("signet binary not executable: %s" % signet, file=sys.stderr)
-        return 2
+    signet = executable(args.signet)
     corpus = sorted(os.path.join(args.corpus, f)
                     for f in os.listdir(args.corpus) if f.endswith(".eml"))
     if not corpus:
@@ -588,8 +432,7 @@ def main():
         runner.setup_keys()
     except Exception as e:
         runner.fail("setup (signet keygen / keys file)", str(e))
-        print("%d passed, %d failed" % (runner.passed, runner.failed))
-        return 1
+        return runner.finish()
     for path in corpus:
         runner.run_message(path)
     if runner.skipped:
@@ -597,8 +440,7 @@ def main():
               "signet->signet round trips were run instead)" % runner.skipped)
     print("note: %d messages, %.1fs" % (len(corpus),
                                         time.monotonic() - start))
-    print("%d passed, %d failed" % (runner.passed, runner.failed))
-    return 1 if runner.failed else 0
+    return runner.finish()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,13 @@ ALL_STEPS = 0x001FFFFF  # every protocol step flag up to SMFIP_HDR_LEADSPC
 
 class MilterClient:
     def __init__(self, host, port, offer_steps=ALL_STEPS, timeout=30):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        """A TCP connection to host:port, or with port None a unix socket at host."""
+        if port is None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(timeout)
+            self.sock.connect(host)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
         self.send(b"O", struct.pack(">III", 6, 0x1FF, offer_steps))
         cmd, data = self.recv()
         assert cmd == b"O", cmd

@@ -43,10 +43,11 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import stat
 import subprocess
 import time
+
+from testkit import StartStop, free_port, listening_ports
 
 POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
@@ -66,13 +67,6 @@ SERVICES = (
 )
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def postfix_milter_socket(spec):
     """Accept libmilter syntax (inet:PORT@HOST) or Postfix syntax
     (inet:HOST:PORT, unix:PATH) and return the Postfix form."""
@@ -86,7 +80,7 @@ class PostfixError(RuntimeError):
     pass
 
 
-class PostfixInstance:
+class PostfixInstance(StartStop):
     def __init__(self, work_dir, milter_socket, sink_port=None,
                  capture_dir=None, sasl_users=None, ports=None,
                  extra_main=None, milters_enabled=True):
@@ -377,17 +371,6 @@ class PostfixInstance:
         except (OSError, ValueError, IndexError):
             return None
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
     # -- mail -------------------------------------------------------------
     def send(self, port, message, mail_from, rcpt_to, sasl=None, timeout=60):
         """Send one message over SMTP to 127.0.0.1:port; returns the
@@ -473,19 +456,6 @@ class PostfixInstance:
         if p.returncode != 0:
             raise PostfixError("postqueue -j: %s" % p.stderr.strip())
         return len([l for l in p.stdout.splitlines() if l.strip()])
-
-
-def listening_ports():
-    """Ports in LISTEN state on 127.0.0.1 (or any address), IPv4."""
-    ports = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            addr, port = fields[1].split(":")
-            if fields[3] == "0A" and addr in ("0100007F", "00000000"):
-                ports.add(int(port, 16))
-    return ports
 
 
 def _alive(pid):

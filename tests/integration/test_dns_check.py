@@ -4,38 +4,22 @@
 
 usage: test_dns_check.py --signet PATH --work DIR
 """
-import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postfix_harness import free_port  # noqa: E402
-from testkit import Checks, Dnsmasq, iso  # noqa: E402
+from testkit import Checks, Dnsmasq, SignetCli, free_port, scenario_args  # noqa: E402
 
 DAY = 86400
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    keys = os.path.join(a.work, "keys")
-    os.makedirs(keys, mode=0o700)
-    conf = os.path.join(a.work, "signet.conf")
-    with open(conf, "w") as f:
-        f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = ops\n" % keys)
+    a = scenario_args()
+    signet = SignetCli(a.signet, a.work, {"stream.tx": {"domain": "example.com", "owner": "ops"}})
+    keys, conf = signet.keys, signet.conf
     checks = Checks()
     check = checks.check
-
-    def signet(args, now):
-        p = subprocess.run([a.signet] + args + ["--config", conf, "--now", iso(now)], capture_output=True, text=True)
-        return p.returncode, p.stdout, p.stderr
 
     T0 = 1795687200
     for alg in ("rsa", "ed25519"):

@@ -4,25 +4,18 @@
 
 usage: test_inspect.py --signet PATH --work DIR
 """
-import argparse
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import Checks  # noqa: E402
+from testkit import Checks, scenario_args  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
+    a = scenario_args()
     checks = Checks()
     check = checks.check
 

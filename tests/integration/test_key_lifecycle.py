@@ -9,16 +9,14 @@ the drain and failing only after retirement. Bad input changes nothing.
 
 usage: test_key_lifecycle.py --signet PATH --work DIR
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import Checks, iso  # noqa: E402
+from testkit import Checks, SignetCli, iso, scenario_args  # noqa: E402
 
 DAY = 86400
 
@@ -28,15 +26,15 @@ class Run(Checks):
         super().__init__()
         self.signet = signet
         self.work = work
-        self.keys = os.path.join(work, "keys")
-        self.conf = os.path.join(work, "signet.conf")
+        self.cli = SignetCli(signet, work, {"stream.tx": {
+            "domain": "example.com", "owner": "platform-team", "rotate-every": "180d", "overlap": "14d",
+            "emergency-overlap": "7d", "propagation-delay": "1h"}})
+        self.keys = self.cli.keys
 
     def signet_cmd(self, args, now, stdin=None):
         if args[:2] == ["key", "rotate"]:
             args = args + ["--force"]  # no DNS here: test_dns_check.py covers the visibility gate
-        p = subprocess.run([self.signet] + args + ["--config", self.conf, "--now", iso(now)], input=stdin,
-                           capture_output=True, text=stdin is None or isinstance(stdin, str))
-        return p.returncode, p.stdout, p.stderr
+        return self.cli(args, now, stdin)
 
     def manifest(self):
         with open(os.path.join(self.keys, "manifest")) as f:
@@ -65,17 +63,8 @@ class Run(Checks):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+    args = scenario_args()
     r = Run(args.signet, args.work)
-    os.makedirs(r.keys, mode=0o700)
-    with open(r.conf, "w") as f:
-        f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = platform-team\n"
-                "rotate-every = 180d\noverlap = 14d\nemergency-overlap = 7d\npropagation-delay = 1h\n" % r.keys)
     T0 = 1795687200  # 2026-11-26T07:20:00Z
 
     # 1. new -> standby (published, not signing)

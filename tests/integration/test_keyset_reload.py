@@ -16,10 +16,8 @@ Required: 0 messages unsigned, 0 tempfails, 0 crashes, every signature
 verifies against the key whose window held its t= (milter_load checks),
 every invalid set refused with its reason, every cutover logged.
 """
-import argparse
 import os
 import shutil
-import signal
 import smtplib
 import subprocess
 import sys
@@ -28,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from postfix_harness import free_port  # noqa: E402
+from testkit import Checks, SignetMilter, iso, make_keys, scenario_args, write_keys_file  # noqa: E402
 
 CUTOVERS = 10
 SPACING = 3  # seconds between cutovers
@@ -37,34 +35,23 @@ INVALID_AT = {12: "truncated", 31: "unknown-algorithm", 50: "missing-key-file", 
               88: "duplicate-selector"}  # positions among the REWRITES + 5 writes
 
 
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
 class KeySet:
     def __init__(self, signet, keydir, rsa_bits):
         self.signet = signet
         self.dir = keydir
-        os.makedirs(os.path.join(keydir, "example.com"), mode=0o700)
-        self.records = []
         self.rows = []  # (selector, algorithm, bits, file, from, until)
         now = int(time.time())
         self.t0 = now + 8  # first cutover
         cuts = [self.t0 + SPACING * k for k in range(CUTOVERS)]
+        specs = []
         for alg, bits in (("rsa", rsa_bits), ("ed25519", 256)):
             for k in range(CUTOVERS + 1):
                 sel = "tx-%s-%02d" % (alg, k)
-                path = os.path.join(keydir, "example.com", sel + ".key")
-                argv = [signet, "keygen", "--algorithm", alg, "--out", path]
-                if alg == "rsa":
-                    argv += ["--bits", str(bits)]
-                txt = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
-                self.records.append("%s._domainkey.example.com TXT %s" % (sel, txt))
+                specs.append(("example.com", sel, alg, bits if alg == "rsa" else None))
                 frm = now - 60 if k == 0 else cuts[k - 1]
                 until = cuts[k] if k < CUTOVERS else None
                 self.rows.append((sel, alg, bits, "example.com/%s.key" % sel, frm, until))
+        self.keys = make_keys(signet, keydir, specs, dir_mode=0o700)
         self.created = now - 120
         self.last_cut = cuts[-1]
 
@@ -135,95 +122,67 @@ class KeySet:
             os.replace(tmp, link)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--milter", required=True)
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--load", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--messages", type=int, default=20000)
-    ap.add_argument("--rsa-bits", type=int, default=2048)
-    ap.add_argument("--no-postfix", action="store_true")
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
-    os.chmod(args.work, 0o755)
-    passed = failed = 0
+class Trickle:
+    """Messages one after another through a real Postfix (tx service, the
+    milter behind it) to a sink, while the load runs."""
 
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        print(("ok   " if ok else "FAIL ") + what + ("" if ok else " " + detail), flush=True)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-
-    keydir = os.path.join(args.work, "keys")
-    ks = KeySet(args.signet, keydir, args.rsa_bits)
-    rev = 0
-    ks.write_by_hand(ks.manifest(rev))
-    keys_file = os.path.join(args.work, "keys.txt")
-    with open(keys_file, "w") as f:
-        f.write("\n".join(ks.records) + "\n")
-    schedule = os.path.join(args.work, "schedule.txt")
-    ks.schedule_file(schedule)
-
-    port = free_port()
-    conf = os.path.join(args.work, "signet.conf")
-    with open(conf, "w") as f:
-        f.write("socket = inet:%d@127.0.0.1\nlog = stderr\nforeground = true\nkey-directory = %s\n"
-                "internal-hosts = 127.0.0.1/32\ntrusted-services = tx-out\nshutdown-timeout = 10\ndns-check = false\n"
-                "[stream.tx]\ndomain = example.com\n[rule.all]\nstream = tx\n" % (port, keydir))
-    check(subprocess.run([args.milter, "--config", conf, "--check-config"], capture_output=True).returncode == 0,
-          "the starting key set passes --check-config")
-    log_path = os.path.join(args.work, "milter.log")
-    milter = subprocess.Popen([args.milter, "--config", conf], stderr=open(log_path, "wb"))
-    time.sleep(0.5)
-
-    postfix = sink = None
-    relayed_dir = os.path.join(args.work, "relayed")
-    stop_trickle = threading.Event()
-    trickle_sent = [0]
-    if not args.no_postfix:
+    def __init__(self, work, milter):
         from postfix_harness import PostfixInstance
         from smtp_sink import SmtpSink
-        sink = SmtpSink(relayed_dir)
-        sink.start()
-        postfix = PostfixInstance(os.path.join(args.work, "postfix"), "inet:127.0.0.1:%d" % port, sink_port=sink.port)
-        postfix.start()
+        self.send_on = PostfixInstance.send_on
+        self.relayed_dir = os.path.join(work, "relayed")
+        self.sink = SmtpSink(self.relayed_dir)
+        self.sink.start()
+        self.postfix = PostfixInstance(os.path.join(work, "postfix"), milter.socket, sink_port=self.sink.port)
+        self.postfix.start()
+        self.stopping = threading.Event()
+        self.sent = 0
+        threading.Thread(target=self._run, daemon=True).start()
 
-        def trickle():
-            body = b"".join(b"Postfix pipeline line %d.\r\n" % i for i in range(20))
-            with smtplib.SMTP("127.0.0.1", postfix.ports["tx"], local_hostname="load.test", timeout=60) as s:
-                s.ehlo()
-                while not stop_trickle.is_set():
-                    n = trickle_sent[0]
-                    msg = (b"From: Pipeline <pipe@example.com>\r\nTo: rcpt@example.org\r\nSubject: pipeline %d\r\n"
-                           b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n" % n) + body
-                    PostfixInstance.send_on(s, msg, "pipe@example.com", ["rcpt@example.org"])
-                    trickle_sent[0] += 1
-                    time.sleep(0.05)
-        trickle_thread = threading.Thread(target=trickle, daemon=True)
-        trickle_thread.start()
+    def _run(self):
+        body = b"".join(b"Postfix pipeline line %d.\r\n" % i for i in range(20))
+        with smtplib.SMTP("127.0.0.1", self.postfix.ports["tx"], local_hostname="load.test", timeout=60) as s:
+            s.ehlo()
+            while not self.stopping.is_set():
+                msg = (b"From: Pipeline <pipe@example.com>\r\nTo: rcpt@example.org\r\nSubject: pipeline %d\r\n"
+                       b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n" % self.sent) + body
+                self.send_on(s, msg, "pipe@example.com", ["rcpt@example.org"])
+                self.sent += 1
+                time.sleep(0.05)
 
-    # The load runs at least until the last cutover has passed.
-    min_seconds = max(0, ks.last_cut + 3 - time.time())
-    load_out = os.path.join(args.work, "load.out")
-    load = subprocess.Popen([args.load, "--socket", "inet:%d@127.0.0.1" % port, "--connections", "8",
-                             "--messages", str(args.messages), "--min-seconds", "%.1f" % min_seconds,
-                             "--keys", keys_file, "--schedule", schedule], stdout=open(load_out, "wb"))
+    def check_relayed(self, c, load, keys_file, schedule):
+        """All arrived; every one verifies against the key scheduled for its t=."""
+        time.sleep(0.5)
+        deadline = time.time() + 60
+        while self.sink.count() < self.sent and time.time() < deadline:
+            time.sleep(0.2)
+        c.check(self.sink.count() == self.sent and self.sent > 0,
+                "Postfix relayed all %d pipeline messages" % self.sent, "relayed %d" % self.sink.count())
+        self.postfix.stop()
+        self.sink.stop()
+        v = subprocess.run([load, "--keys", keys_file, "--schedule", schedule, "--verify-dir", self.relayed_dir],
+                           capture_output=True, text=True)
+        print(v.stdout.rstrip())
+        c.check(v.returncode == 0, "every message through Postfix verifies against the key scheduled for its t=")
 
+
+def rewrite_while_loading(ks, min_seconds):
+    """REWRITES valid key sets (tool, hand, symlink swap in turn) and the
+    INVALID_AT ones, evenly over the load; returns (writes per mode, invalid
+    sets the tool refused without changing anything)."""
+    manifest = os.path.join(ks.dir, "manifest")
     modes = {"tool": 0, "hand": 0, "symlink": 0}
     refused_by_tool = 0
+    rev = 0
     interval = (min_seconds + 2) / (REWRITES + len(INVALID_AT) + 5)
     for i in range(REWRITES + len(INVALID_AT)):
         time.sleep(interval)
         rev += 1
         if i in INVALID_AT:
             bad = ks.invalid(INVALID_AT[i], rev)
-            before = open(os.path.join(keydir, "manifest")).read()
+            before = open(manifest).read()
             rc, err = ks.install_with_tool(bad)
-            unchanged = open(os.path.join(keydir, "manifest")).read() == before
+            unchanged = open(manifest).read() == before
             if rc == 2 and unchanged and err:
                 refused_by_tool += 1
             else:
@@ -241,50 +200,84 @@ def main():
         else:
             ks.symlink_swap(text, rev)
         modes[mode] += 1
-    load.wait(timeout=600)
-    stop_trickle.set()
-    crashed = milter.poll() is not None
-    print(open(load_out).read().rstrip())
-    check(load.returncode == 0, "milter_load: 0 unsigned, 0 tempfails, 0 transport errors, all verified")
-    check(not crashed, "signet-milter still running after the load (0 crashes)")
+    return modes, refused_by_tool
 
-    if postfix:
-        time.sleep(0.5)
-        deadline = time.time() + 60
-        while sink.count() < trickle_sent[0] and time.time() < deadline:
-            time.sleep(0.2)
-        check(sink.count() == trickle_sent[0] and trickle_sent[0] > 0,
-              "Postfix relayed all %d pipeline messages" % trickle_sent[0], "relayed %d" % sink.count())
-        postfix.stop()
-        sink.stop()
-        v = subprocess.run([args.load, "--keys", keys_file, "--schedule", schedule, "--verify-dir", relayed_dir],
-                           capture_output=True, text=True)
-        print(v.stdout.rstrip())
-        check(v.returncode == 0, "every message through Postfix verifies against the key scheduled for its t=")
 
-    milter.send_signal(signal.SIGTERM)
-    rc = milter.wait(timeout=60)
-    check(rc == 0, "signet-milter exits 0 on SIGTERM", "rc=%s" % rc)
-    log = open(log_path, errors="replace").read().splitlines()
+def check_milter_log(c, milter, modes, refused_by_tool, pipeline_messages):
+    """Every invalid set refused with its reason, every cutover logged."""
+    log = milter.log_lines()
     refused = [l for l in log if "reload refused" in l]
     reasons = {kind: any(marker in l for l in refused) for kind, marker in (
         ("truncated", "truncated"), ("unknown-algorithm", "unknown algorithm dsa"),
         ("missing-key-file", "not-there.key"), ("unsafe-permissions", "chmod 600"),
         ("duplicate-selector", "is already used"))}
     for kind, seen in reasons.items():
-        check(seen, "invalid key set refused with its reason: " + kind)
-    check(refused_by_tool == len(INVALID_AT), "signet keyset install refused all %d invalid sets, changing nothing"
-          % len(INVALID_AT), "refused %d" % refused_by_tool)
+        c.check(seen, "invalid key set refused with its reason: " + kind)
+    c.check(refused_by_tool == len(INVALID_AT), "signet keyset install refused all %d invalid sets, changing nothing"
+            % len(INVALID_AT), "refused %d" % refused_by_tool)
     reloads = sum(1 for l in log if ": reloaded," in l)
-    check(sum(modes.values()) == REWRITES, "%d valid rewrites (tool, hand, symlink swap)" % REWRITES)
+    c.check(sum(modes.values()) == REWRITES, "%d valid rewrites (tool, hand, symlink swap)" % REWRITES)
     schedule_lines = [l for l in log if "key schedule:" in l]
-    check(len(schedule_lines) >= CUTOVERS, "%d scheduled cutovers logged" % CUTOVERS, "saw %d" % len(schedule_lines))
+    c.check(len(schedule_lines) >= CUTOVERS, "%d scheduled cutovers logged" % CUTOVERS, "saw %d" % len(schedule_lines))
     print("rewrites: %d (tool %d, hand %d, symlink swap %d) + %d invalid; reloads applied %d, refused %d; "
           "cutovers logged %d; Postfix pipeline messages %d"
           % (sum(modes.values()), modes["tool"], modes["hand"], modes["symlink"], len(INVALID_AT), reloads,
-             len(refused), len(schedule_lines), trickle_sent[0]))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+             len(refused), len(schedule_lines), pipeline_messages))
+
+
+def main():
+    def options(ap):
+        ap.add_argument("--load", required=True)
+        ap.add_argument("--messages", type=int, default=20000)
+        ap.add_argument("--rsa-bits", type=int, default=2048)
+        ap.add_argument("--no-postfix", action="store_true")
+    args = scenario_args(milter=True, extra=options)
+    os.chmod(args.work, 0o755)
+    c = Checks()
+
+    keydir = os.path.join(args.work, "keys")
+    ks = KeySet(args.signet, keydir, args.rsa_bits)
+    ks.write_by_hand(ks.manifest(0))
+    keys_file = os.path.join(args.work, "keys.txt")
+    write_keys_file(keys_file, ks.keys)
+    schedule = os.path.join(args.work, "schedule.txt")
+    ks.schedule_file(schedule)
+
+    milter = SignetMilter(args.milter, args.work, {
+        "key-directory": keydir,
+        "internal-hosts": "127.0.0.1/32",
+        "trusted-services": "tx-out",
+        "shutdown-timeout": 10,
+        "dns-check": False,
+        "stream.tx": {"domain": "example.com"},
+        "rule.all": {"stream": "tx"},
+    })
+    c.check(milter.check_config()[0] == 0, "the starting key set passes --check-config")
+    milter.start()
+    time.sleep(0.5)  # as before the fixture waited for the socket: the same head start
+    trickle = None if args.no_postfix else Trickle(args.work, milter)
+
+    # The load runs at least until the last cutover has passed.
+    min_seconds = max(0, ks.last_cut + 3 - time.time())
+    load_out = os.path.join(args.work, "load.out")
+    load = subprocess.Popen([args.load, "--socket", milter.socket, "--connections", "8",
+                             "--messages", str(args.messages), "--min-seconds", "%.1f" % min_seconds,
+                             "--keys", keys_file, "--schedule", schedule], stdout=open(load_out, "wb"))
+    modes, refused_by_tool = rewrite_while_loading(ks, min_seconds)
+    load.wait(timeout=600)
+    if trickle:
+        trickle.stopping.set()
+    crashed = not milter.running
+    print(open(load_out).read().rstrip())
+    c.check(load.returncode == 0, "milter_load: 0 unsigned, 0 tempfails, 0 transport errors, all verified")
+    c.check(not crashed, "signet-milter still running after the load (0 crashes)")
+    if trickle:
+        trickle.check_relayed(c, args.load, keys_file, schedule)
+
+    rc = milter.stop(timeout=60)
+    c.check(rc == 0, "signet-milter exits 0 on SIGTERM", "rc=%s" % rc)
+    check_milter_log(c, milter, modes, refused_by_tool, trickle.sent if trickle else 0)
+    return c.finish()
 
 
 if __name__ == "__main__":

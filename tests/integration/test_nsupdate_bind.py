@@ -8,40 +8,25 @@ server: every selector (standby, active, draining, retired as p= empty,
 
 usage: test_nsupdate_bind.py --signet PATH --work DIR
 """
-import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postfix_harness import free_port  # noqa: E402
-from testkit import Checks, iso  # noqa: E402
+from testkit import Checks, SignetCli, free_port, scenario_args  # noqa: E402
 
 DAY = 86400
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--signet", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    shutil.rmtree(a.work, ignore_errors=True)
+    a = scenario_args()
     bind = os.path.join(a.work, "bind")
-    keys = os.path.join(a.work, "keys")
     os.makedirs(bind)
-    os.makedirs(keys, mode=0o700)
-    conf = os.path.join(a.work, "signet.conf")
-    with open(conf, "w") as f:
-        f.write("key-directory = %s\n[stream.tx]\ndomain = example.com\nowner = ops\n" % keys)
+    signet = SignetCli(a.signet, a.work, {"stream.tx": {"domain": "example.com", "owner": "ops"}})
     checks = Checks()
     check = checks.check
-
-    def signet(args, now):
-        p = subprocess.run([a.signet] + args + ["--config", conf, "--now", iso(now)], capture_output=True, text=True)
-        return p.returncode, p.stdout, p.stderr
 
     port = free_port()
     with open(os.path.join(bind, "example.com.zone"), "w") as f:
