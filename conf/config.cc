@@ -169,7 +169,7 @@ Result<Stream> build_stream(const Section& s) {
       if (!h) return permanent_error(where + "hosts: " + h.error().message);
       st.hosts = std::move(h.value());
     } else if (opt == "body-length" || opt == "l") {
-      // DOMAIN.md: a body length limit is an error, not a warning.
+      // docs/dkim.md: a body length limit is an error, not a warning.
       return permanent_error(where + opt + ": signet never emits l= (appended content would still verify)");
     } else {
       return permanent_error(where + "unknown option '" + opt + "'");

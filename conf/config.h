@@ -62,7 +62,7 @@ struct Config {
   bool foreground = false;
   bool log_to_stderr = false;
   OnError on_error = OnError::Accept;
-  std::string key_directory = "/etc/signet/keys";
+  std::string key_directory = "/var/lib/signet/keys";
   CidrSet internal_hosts;
   std::vector<std::string> trusted_services;
   int timeout = 300;

@@ -1,5 +1,5 @@
 // keystore/atomic_file.h — replacing a file so that a reader, a crash or a
-// full disk never sees half of it (DESIGN.md: the key set on disk is written
+// full disk never sees half of it (docs/design.md: the key set on disk is written
 // only atomically).
 //
 // write_file_atomic(dir, name, text, mode): DIR/.NAME.tmp.PID is written

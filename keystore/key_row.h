@@ -8,7 +8,7 @@
 //   standby          published, loaded, never signs (waits for a rotation)
 //   always           signs at every instant (configuration selector lines)
 //   scheduled        signs in [from, until); until absent = open-ended
-// KeyRow::state(now): where the key is in its life (DOMAIN.md "Rotation"):
+// KeyRow::state(now): where the key is in its life (docs/dkim.md "Rotation"):
 //   retired     retired-at is set: register row only, the key is destroyed
 //   standby     published, waiting
 //   scheduled   its window starts after now

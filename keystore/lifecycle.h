@@ -1,5 +1,5 @@
 // keystore/lifecycle.h — the key lifecycle as pure planning over a manifest:
-// standby -> scheduled -> active -> draining -> retired (DOMAIN.md "Rotation
+// standby -> scheduled -> active -> draining -> retired (docs/dkim.md "Rotation
 // without breaking mail"). The clock is an input; nothing here touches disk,
 // so `signet key …` can validate a whole change before writing anything.
 //

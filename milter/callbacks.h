@@ -1,6 +1,6 @@
 // milter/callbacks.h — the libmilter callbacks: thin glue between the MTA and
 // milter/session.h. Every callback is noexcept in effect: exceptions are
-// caught at the edge and become the on-error policy (DESIGN.md "Errors").
+// caught at the edge and become the on-error policy (docs/design.md "Errors").
 //
 // register_callbacks(holder): smfi_register() with signet's callbacks, which
 // read the current Runtime from `holder` at the start of each message.

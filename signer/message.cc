@@ -40,6 +40,11 @@ std::string normalize_line_endings(std::string_view in) {
   return out;
 }
 
+std::string with_final_crlf(std::string bytes) {
+  if (!bytes.empty() && !bytes.ends_with("\r\n")) bytes += "\r\n";
+  return bytes;
+}
+
 Result<ParsedMessage> parse_message(std::string_view in, const MessageLimits& limits) {
   ParsedMessage msg;
   std::size_t pos = 0;

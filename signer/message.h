@@ -8,6 +8,13 @@
 // file written on Unix has LF, so both sign and verify see the CRLF form
 // (and `signet sign` outputs it).
 //
+// with_final_crlf(crlf_bytes): the message as SMTP carries it. DATA ends
+// with CRLF "." CRLF (RFC 5321 §4.1.1.4), so the last line of a message on
+// the wire always ends with CRLF, whether or not the file it came from had a
+// final line break. `signet sign` signs and writes this form: a last line
+// "abc  " signed without it would hash its trailing whitespace as kept
+// ("abc \r\n", §3.4.4) and fail once it travels ("abc  \r\n" -> "abc\r\n").
+//
 // parse_message(crlf_bytes, limits): the header fields (each raw, from its
 // name to the end of its last continuation line, without the final CRLF) and
 // the body (everything after the empty line; empty when there is none).
@@ -38,6 +45,7 @@ struct ParsedMessage {
 };
 
 std::string normalize_line_endings(std::string_view bytes);
+std::string with_final_crlf(std::string crlf_bytes);
 
 Result<ParsedMessage> parse_message(std::string_view crlf_bytes, const MessageLimits& limits = {});
 

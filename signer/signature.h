@@ -1,7 +1,7 @@
 // signer/signature.h — the DKIM-Signature header field (RFC 6376 §3.5).
 //
 // SignatureFields: every tag signet emits. There is deliberately no field for
-// l= (body length): no code path, option or API can produce it (DOMAIN.md).
+// l= (body length): no code path, option or API can produce it (docs/dkim.md).
 //
 // format_unsigned(f): "DKIM-Signature: v=1; a=...; ...; bh=...;\r\n b=" —
 // the whole field with b= empty, folded to at most 78 columns, tags in a fixed

@@ -129,7 +129,7 @@ int key_rotate(const std::vector<std::string>& args) {
   auto plan = keystore::plan_rotation(ctx->manifest(), *s, req, ctx->now);
   if (!plan) return fail("key rotate", plan.error().message);
   // Switching to a key whose record receivers cannot find breaks all mail
-  // (DOMAIN.md): each key about to sign must be visible and match, unless forced.
+  // (docs/dkim.md): each key about to sign must be visible and match, unless forced.
   const auto& before = ctx->manifest().keys;
   if (!force) {
     keystore::DnsTxtLookup dns(server);
@@ -148,7 +148,7 @@ int key_rotate(const std::vector<std::string>& args) {
   }
   keystore::KeyChange change(plan->manifest);
   for (const std::string& f : plan->revoked_files) change.destroy.push_back(ctx->dir.path() + "/" + f);
-  // Drained keys of this stream retire in the same change (DOMAIN.md step 4).
+  // Drained keys of this stream retire in the same change (docs/dkim.md step 4).
   for (std::size_t i : keystore::due_for_retirement(change.manifest, ctx->now)) {
     keystore::KeyRow& k = change.manifest.keys[i];
     if (k.stream != stream) continue;

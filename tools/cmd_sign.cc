@@ -50,8 +50,9 @@ int sign_main(const std::vector<std::string>& args) {
       ("oversign-headers", po::value(&oversign_headers), "comma-separated header names to oversign (From/Subject/To/Date always)");
   po::variables_map vm;
   if (!parse_args(desc, args, vm,
-                  "Output: the message with CRLF line endings (bare LF becomes CRLF, as MTAs hand\n"
-                         "milters) and the DKIM-Signature header(s) prepended. No l= is ever produced.\n"))
+                  "Output: the message as it will travel: CRLF line endings (bare LF becomes CRLF,\n"
+                         "as MTAs hand milters), a final CRLF where the last line had none, and the\n"
+                         "DKIM-Signature header(s) prepended. No l= is ever produced.\n"))
     return kExitOk;
   if (domain.empty()) return fail("sign", "--domain is required (the d= signing domain)");
   if (!valid_dns_name(domain)) return fail("sign", "--domain " + domain + " is not a valid domain name");
@@ -104,7 +105,8 @@ int sign_main(const std::vector<std::string>& args) {
   std::string error;
   auto raw = read_stdin(kMaxMessage, &error);
   if (!raw) return fail("sign", error);
-  const std::string message = normalize_line_endings(*raw);
+  // Signed and written as it will travel: CRLF line endings, a final CRLF.
+  const std::string message = with_final_crlf(normalize_line_endings(*raw));
   auto parsed = parse_message(message);
   if (!parsed) return fail("sign", "input " + parsed.error().message);
   auto sigs = sign_message(parsed->fields, parsed->body, SignProfile(std::move(options)), signing, now);

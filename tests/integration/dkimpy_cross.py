@@ -314,11 +314,13 @@ class Runner(Checks):
         if signed is None:
             self.fail(what, "no signet output to inspect (signing failed)")
             return
-        if not signed.endswith(msg):
+        # The message as it travels: SMTP ends the last line with CRLF.
+        travels = msg if not msg or msg.endswith(b"\r\n") else msg + b"\r\n"
+        if not signed.endswith(travels):
             self.fail(what, "output is not <DKIM-Signature fields> + the "
-                      "unmodified input message")
+                      "unmodified input message (with its final CRLF)")
             return
-        prefix = signed[:len(signed) - len(msg)]
+        prefix = signed[:len(signed) - len(travels)]
         fields, sep, rest = split_header_fields(prefix + b"\r\n")
         if sep != b"\r\n" or rest or not fields or \
                 any(field_name(f) != b"dkim-signature" for f in fields) or \
@@ -327,6 +329,18 @@ class Runner(Checks):
                       "DKIM-Signature header fields: %r" % prefix[:200])
             return
         self.ok(what)
+
+    def check_verifies_as_it_travels(self, name, signed, canon, alg):
+        """A message whose last line has no line break gets one from SMTP:
+        what signet signed must still verify, by dkimpy and by signet."""
+        what = "verifies-as-it-travels %s %s %s" % (canon, alg, name)
+        travels = signed if signed.endswith(b"\r\n") else signed + b"\r\n"
+        good, reason = self.dkimpy_verify(travels)
+        rc, out, err = self.signet_verify(travels)
+        if good and rc == 0:
+            self.ok(what)
+        else:
+            self.fail(what, "dkimpy: %s; signet verify exit %s: %s" % (reason or "pass", rc, one_line(out)))
 
     def tamper_variants(self, signed):
         """Yield (label, tampered message)."""
@@ -401,6 +415,13 @@ class Runner(Checks):
             rc, out, err = self.signet_sign(msg, "relaxed/relaxed",
                                             "rsa-sha256")
             self.check_preserves_input(name, msg, out if rc == 0 else None)
+        if not msg.endswith(b"\r\n") and not msg.endswith(b"\n"):
+            for canon in CANONS:
+                for alg in ALGS:
+                    signed = signed_cache.get((canon, alg))
+                    if signed is None:
+                        rc, signed, err = self.signet_sign(msg, canon, alg)
+                    self.check_verifies_as_it_travels(name, signed, canon, alg)
         if name in TAMPER_MESSAGES:
             for canon in CANONS:
                 for alg in ALGS:

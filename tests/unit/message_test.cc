@@ -68,3 +68,10 @@ TEST(ParseMessage, EnforcesFieldCountAndSizeLimits) {
   const std::string folded = "Subject: x\r\n" + std::string(600, ' ') + "\r\n" + std::string(600, ' ') + "y\r\n\r\n";
   EXPECT_FALSE(parse_message(folded, MessageLimits{10, 1000}).ok());
 }
+
+TEST(Message, FinalCrlfIsAddedOnlyWhereTheLastLineLacksOne) {
+  EXPECT_EQ(with_final_crlf("From: a\r\n\r\nabc  "), "From: a\r\n\r\nabc  \r\n");
+  EXPECT_EQ(with_final_crlf("From: a\r\n\r\nabc\r\n"), "From: a\r\n\r\nabc\r\n");
+  EXPECT_EQ(with_final_crlf("From: a"), "From: a\r\n");
+  EXPECT_EQ(with_final_crlf(""), "");
+}
