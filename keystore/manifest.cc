@@ -79,13 +79,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
     } else if (name == "selector") {
       cur->selector = value;
     } else if (name == "algorithm") {
-      if (value == "rsa") {
-        cur->algorithm = Algorithm::RsaSha256;
-      } else if (value == "ed25519") {
-        cur->algorithm = Algorithm::Ed25519Sha256;
-      } else {
-        return permanent_error(where() + "unknown algorithm " + value + "; use rsa or ed25519");
-      }
+      const auto a = parse_key_type(value);
+      if (!a) return permanent_error(where() + "unknown algorithm " + value + "; use rsa or ed25519");
+      cur->algorithm = *a;
     } else if (name == "bits") {
       if (value.empty() || value.size() > 5 || value.find_first_not_of("0123456789") != std::string::npos)
         return permanent_error(where() + "bits = " + value + ": expected a number");

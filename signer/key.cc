@@ -120,6 +120,12 @@ std::string_view algorithm_name(Algorithm a) {
 
 std::string_view key_type_name(Algorithm a) { return a == Algorithm::RsaSha256 ? "rsa" : "ed25519"; }
 
+std::optional<Algorithm> parse_key_type(std::string_view k) {
+  if (k == "rsa") return Algorithm::RsaSha256;
+  if (k == "ed25519") return Algorithm::Ed25519Sha256;
+  return std::nullopt;
+}
+
 std::optional<Algorithm> parse_algorithm(std::string_view a) {
   if (a == "rsa-sha256") return Algorithm::RsaSha256;
   if (a == "ed25519-sha256") return Algorithm::Ed25519Sha256;

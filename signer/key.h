@@ -38,7 +38,8 @@ enum class Algorithm { RsaSha256, Ed25519Sha256 };
 
 std::string_view algorithm_name(Algorithm a);      // "rsa-sha256" | "ed25519-sha256"
 std::string_view key_type_name(Algorithm a);       // "rsa" | "ed25519" (the k= tag)
-std::optional<Algorithm> parse_algorithm(std::string_view a_tag);
+std::optional<Algorithm> parse_algorithm(std::string_view a_tag);   // a= names
+std::optional<Algorithm> parse_key_type(std::string_view k_tag);    // k= names, also --algorithm and the manifest
 
 using Sha256Digest = std::array<unsigned char, 32>;
 

@@ -16,10 +16,8 @@ Result<KeyRecord> read_key_record(std::string_view txt) {
   }
   if (const Tag* k = tags->find("k")) {
     rec.key_type_text = k->value;
-    if (k->value == "rsa") {
-      rec.key_type = Algorithm::RsaSha256;
-    } else if (k->value == "ed25519") {
-      rec.key_type = Algorithm::Ed25519Sha256;
+    if (const auto a = parse_key_type(k->value)) {
+      rec.key_type = *a;
     } else {
       rec.errors.push_back("unknown key type k=" + k->value.substr(0, 20));
     }

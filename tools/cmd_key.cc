@@ -48,16 +48,13 @@ int key_new(const std::vector<std::string>& args) {
                   "`signet key rotate`. (`signet keygen` makes a standalone key file instead.)\n"))
     return kExitOk;
   if (stream.empty()) return fail("key new", "--stream is required");
-  Algorithm a;
-  if (algorithm == "rsa") {
-    a = Algorithm::RsaSha256;
+  const auto parsed = parse_key_type(algorithm);
+  if (!parsed) return fail("key new", "--algorithm " + algorithm + ": expected rsa or ed25519");
+  const Algorithm a = *parsed;
+  if (a == Algorithm::RsaSha256) {
     if (bits < kMinRsaBits) return fail("key new", "--bits " + std::to_string(bits) + ": below 1024 is refused (RFC 8301)");
     if (bits < kDefaultRsaBits && !allow_weak) return fail("key new", "--bits " + std::to_string(bits) + " is weak: use 2048, or add --allow-weak");
     if (bits != 1024 && bits != 2048 && bits != 3072 && bits != 4096) return fail("key new", "--bits: use 2048, 3072 or 4096");
-  } else if (algorithm == "ed25519") {
-    a = Algorithm::Ed25519Sha256;
-  } else {
-    return fail("key new", "--algorithm " + algorithm + ": expected rsa or ed25519");
   }
   auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Write);
   if (!ctx) return fail("key new", ctx.error().message);

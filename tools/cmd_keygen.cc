@@ -29,16 +29,12 @@ int keygen_main(const std::vector<std::string>& args) {
                   "daemon rotates on a schedule, use `signet key new` instead.\n"))
     return kExitOk;
   if (out.empty()) return fail("keygen", "--out FILE is required");
-  Algorithm a;
-  if (algorithm == "rsa") {
-    a = Algorithm::RsaSha256;
-  } else if (algorithm == "ed25519") {
-    a = Algorithm::Ed25519Sha256;
-    if (vm.count("bits")) return fail("keygen", "--bits applies to rsa only; ed25519 keys are 256 bits");
-  } else {
-    return fail("keygen", "--algorithm " + algorithm + ": expected rsa or ed25519");
+  const auto a = parse_key_type(algorithm);
+  if (!a) return fail("keygen", "--algorithm " + algorithm + ": expected rsa or ed25519");
+  if (*a == Algorithm::Ed25519Sha256 && vm.count("bits")) {
+    return fail("keygen", "--bits applies to rsa only; ed25519 keys are 256 bits");
   }
-  auto key = PrivateKey::generate(a, bits);
+  auto key = PrivateKey::generate(*a, bits);
   if (!key) return fail("keygen", key.error().message);
   if (Status s = keystore::write_private_key(out, *key); !s) return fail("keygen", s.error().message);
   fmt::print("{}\n", quote_txt_strings(format_key_record(*key)));
