@@ -36,6 +36,11 @@ bool to_bytes(std::string_view text, std::array<unsigned char, 16>& out, bool& i
 
 Result<CidrSet> CidrSet::parse(std::string_view list) {
   CidrSet set;
+  if (Status s = set.add(list); !s) return s.error();
+  return set;
+}
+
+Status CidrSet::add(std::string_view list) {
   for (const std::string& item : split_list(list)) {
     const std::size_t slash = item.find('/');
     Net net;
@@ -60,9 +65,9 @@ Result<CidrSet> CidrSet::parse(std::string_view list) {
         return permanent_error("\"" + item + "\" has host bits set beyond /" + std::to_string(prefix));
       }
     }
-    set.nets_.push_back(net);
+    nets_.push_back(net);
   }
-  return set;
+  return Ok{};
 }
 
 bool CidrSet::contains(std::string_view address) const {

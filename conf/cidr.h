@@ -3,6 +3,8 @@
 //
 // CidrSet::parse("127.0.0.1/32 10.0.0.0/8, ::1/128") adds each network (a
 // bare address means /32 or /128). Fails (permanent) naming the bad entry.
+// add(list): the same into an existing set (repeated options accumulate);
+// on failure the set is unchanged up to the bad entry's predecessors.
 // contains(addr) takes an address as text ("10.1.2.3", "::1",
 // "::ffff:10.1.2.3" which counts as IPv4, "[::1]" as libmilter gives it);
 // an unparsable address is contained in nothing.
@@ -21,6 +23,7 @@ namespace signet::conf {
 class CidrSet {
  public:
   static Result<CidrSet> parse(std::string_view list);
+  Status add(std::string_view list);
   bool contains(std::string_view address) const;
   bool empty() const { return nets_.empty(); }
 

@@ -1,14 +1,16 @@
 // conf/config.h — signet-milter's configuration: global options, streams and
 // rules (docs/configuration.md is the operator's manual for every option).
 //
-// load_config(argc, argv): reads the command line, then the file named by
-// --config (default /etc/signet/signet.conf) and the files its `include`
-// globs name, through Boost.Program_options (INI). The command line wins over
-// the file. The result is immutable and validated whole: every rule names a
-// defined stream, every stream has a valid domain and 1-2 selectors, lists
-// parse. Fails (permanent) with the file and the option at fault and what to
-// do; never exits the process. `--help` / `--version` are reported through
-// Config::exit_early.
+// load_config(argc, argv): reads the command line (Boost.Program_options),
+// then the file named by --config (default /etc/signet/signet.conf) and the
+// files its `include` globs name (conf/ini.h). Every option is declared once
+// in conf/options.h, with its default, bounds and help; the defaults are
+// applied first, then the file, then the command line, which wins. The
+// result is immutable and validated whole: values in range, every rule names
+// a defined stream, every stream has a valid domain and at most 2 selectors.
+// Fails (permanent) with FILE:LINE, the option at fault and what to do (the
+// allowed range for a value out of bounds); never exits the process.
+// `--help` / `--version` are reported through Config::exit_early.
 //
 // key_rows() lists the keys a Config needs (static selectors and the key
 // set's manifest) for keystore::KeySnapshot::load.
@@ -37,6 +39,7 @@ struct Stream {
   std::vector<std::string> selectors;
   SignProfile signing;  // canonicalization, signed/oversigned headers, x=: prepared once
   std::string owner;
+  bool dry_run = false;                   // sign and log, insert nothing
   keystore::RotationPolicy rotation;      // rotate-every, overlap, emergency-overlap, propagation-delay
   std::vector<std::string> sasl_logins;  // tenant binding, globs
   CidrSet hosts;                          // tenant binding by client network
@@ -57,12 +60,14 @@ struct Rule {
 
 struct Config {
   std::string config_file;
-  std::string socket = "unix:/run/signet/signet-milter.sock";
+  // Defaults are conf/options.h's, applied by load_config.
+  std::string socket;
   std::string user, group, pidfile;
   bool foreground = false;
   bool log_to_stderr = false;
   OnError on_error = OnError::Accept;
-  std::string key_directory = "/var/lib/signet/keys";
+  bool dry_run = false;              // compute and log signatures, insert none
+  std::string key_directory;
   CidrSet internal_hosts;
   std::vector<std::string> trusted_services;
   int timeout = 300;
@@ -74,6 +79,7 @@ struct Config {
   bool dns_check = true;             // check scheduled keys' records before their cutover
   std::string dns_server;            // ADDR[:PORT]; empty = the system resolver
   int dns_check_interval = 60;       // seconds between checks
+  std::vector<std::string> includes;  // globs of [stream.*]/[rule.*] files
   bool check_config = false;
   std::optional<std::string> exit_early;  // --help / --version text
 

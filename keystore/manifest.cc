@@ -32,13 +32,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
     }
     return Ok{};
   };
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    const std::string_view line = ascii::trim(text.substr(pos, eol - pos));
-    pos = eol + 1;
+  for (ascii::LineReader lines(text); lines.next();) {
+    line_no = lines.number();
+    const std::string_view line = ascii::trim(lines.line());
     if (line.empty() || line.front() == '#') continue;
     if (line == "[key]") {
       if (Status s = finish_entry(); !s) return s.error();

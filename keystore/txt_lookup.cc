@@ -43,14 +43,9 @@ Result<FileTxtLookup> FileTxtLookup::load(const std::string& path) {
 
 Result<FileTxtLookup> FileTxtLookup::parse(std::string_view text, const std::string& origin) {
   FileTxtLookup out;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (ascii::LineReader lines(text); lines.next();) {
+    const std::size_t line_no = lines.number();
+    std::string_view line = lines.line();
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view rest = line;
     const std::string_view name = next_word(rest);

@@ -134,6 +134,7 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
   std::string added;
   std::uint64_t body_bytes = 0;
   std::vector<std::string> streams;
+  std::size_t dry = 0;  // streams in dry-run: signed and logged, not inserted
   for (auto& s : signers_) {
     // The keys whose windows hold the signing time t= (a cutover may have
     // passed since the headers), from the snapshot this message started with.
@@ -144,7 +145,8 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
     }
     // What the log line reports: the keys themselves, one signature each, in order.
     for (const SigningKey& k : keys) {
-      added += fmt::format(" d={} s={} a={}", k.domain, k.selector, algorithm_name(k.key->algorithm()));
+      added += fmt::format(" d={} s={} a={}{}", k.domain, k.selector, algorithm_name(k.key->algorithm()),
+                           s.stream->dry_run ? " (dry-run)" : "");
     }
     auto fields = s.signer->finish(keys, now);
     if (!fields) {
@@ -154,13 +156,18 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
     }
     body_bytes = s.signer->body_bytes();
     streams.push_back(s.stream->name);
+    if (s.stream->dry_run) {
+      ++dry;  // computed exactly as it would be inserted, then dropped
+      continue;
+    }
     for (HeaderField& field : fields.value()) out.headers.push_back(std::move(field));
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   std::string stream_list;
   for (const auto& n : streams) stream_list += (stream_list.empty() ? "" : ",") + n;
-  Log::info(fmt::format("{}: signed stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_), stream_list,
-                        added, body_bytes, ms, trust_));
+  Log::info(fmt::format("{}: {} stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_),
+                        dry == signers_.size() ? "dry-run, not inserted:" : "signed", stream_list, added, body_bytes,
+                        ms, trust_));
   out.verdict = Verdict::Continue;
   return out;
 }

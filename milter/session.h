@@ -15,7 +15,8 @@
 //   end_of_message(now, hidden)
 //                  the keys whose windows hold t = now (a cutover may have
 //                  passed since the headers), from the snapshot the message
-//                  started with; signatures, or the on-error policy; one log line
+//                  started with; signatures, or the on-error policy; one log line.
+//                  A stream in dry-run signs and logs, and its headers are dropped.
 // The clock and the hidden keys (DNS watch) are inputs, from the caller.
 //
 // Every outcome is a value (never an exception). A message signet cannot sign

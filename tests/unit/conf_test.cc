@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "conf/cidr.h"
 #include "conf/config.h"
+#include "conf/options.h"
 #include "conf/router.h"
 #include "conf/values.h"
 
@@ -235,4 +237,95 @@ TEST(Router, NoRuleMeansNoStream) {
                              "[stream.a]\ndomain = a.example\nselector = s\n[rule.a]\nsasl-login = alice\nstream = a\n"))
                  .value();
   EXPECT_TRUE(route(cfg, MessageFacts{"bob", "", "", "", "a.example"}).streams.empty());
+}
+
+// conf/options.h: one table declares every option; the parser, --help and
+// the docs come from it.
+TEST(OptionTable, EveryDefaultIsAValidValueOfItsOption) {
+  std::set<std::string> seen;
+  for (const OptionSpec& o : option_table()) {
+    EXPECT_TRUE(seen.insert(std::string(scope_name(o.scope)) + "/" + o.name).second) << "twice: " << o.name;
+    EXPECT_FALSE(std::string(o.help).empty()) << o.name;
+    if (o.default_value) {
+      EXPECT_TRUE(check_value(o, o.default_value).ok()) << o.name << " = " << o.default_value;
+    }
+    const bool settable = o.set_global || o.set_stream || o.set_rule;
+    EXPECT_EQ(settable, o.kind != Kind::Refused) << o.name;
+  }
+}
+
+TEST(OptionTable, DefaultsComeFromTheTable) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "empty.conf", "[stream.s]\ndomain = example.com\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->socket, find_option(Scope::Global, "socket")->default_value);
+  EXPECT_EQ(cfg->key_directory, "/var/lib/signet/keys");
+  EXPECT_EQ(cfg->timeout, 300);
+  EXPECT_EQ(cfg->max_headers, 1000u);
+  EXPECT_EQ(cfg->dns_check_interval, 60);
+  EXPECT_TRUE(cfg->dns_check);
+  EXPECT_FALSE(cfg->dry_run);
+  const Stream& s = cfg->streams[0];
+  EXPECT_EQ(s.rotation.rotate_every, 180 * 86400);
+  EXPECT_EQ(s.rotation.overlap, 14 * 86400);
+  EXPECT_EQ(s.rotation.propagation_delay, 3600);
+  EXPECT_EQ(s.signing.options().header_canon, canon::Canon::Relaxed);
+  EXPECT_FALSE(s.signing.options().expire_after.has_value());
+}
+
+TEST(OptionTable, ValueOutOfRangeIsRefusedWithFileLineAndRange) {
+  const std::string dir = temp_dir();
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {"# a comment\nmax-headers = 0\n", "bad.conf:2: max-headers = 0: out of range; allowed: 1..1000000"},
+      {"timeout = 2d\n", "bad.conf:1: timeout = 2d: out of range; allowed: 1s..1d"},
+      {"timeout = soon\n", "timeout = soon: not a duration"},
+      {"dns-check = perhaps\n", "bad.conf:1: dns-check = perhaps: not a yes/no value; allowed: true | false"},
+      {"log = file\n", "log = file: not one of the choices; allowed: syslog | stderr"},
+      {"[stream.a]\ndomain = a.example\nexpire = 10m\n", "bad.conf:3: [stream.a] expire = 10m: out of range; allowed: 1h..366d"},
+      {"[stream.a]\ndomain = a.example\ncanonicalization = relaxed/odd\n", "unknown canonicalization"},
+      {"socket = inet:1@127.0.0.1\nsocket = inet:2@127.0.0.1\n", "bad.conf:2: socket is given twice (first at "},
+      {"[stream.a]\ndomain = a.example\ndomain = b.example\n", "domain is given twice"},
+      {"domain = a.example\n", "unknown option 'domain' outside a section: it belongs in [stream.NAME] or [rule.NAME]"},
+      {"[streams.a]\ndomain = a.example\n", "bad.conf:2: unknown section [streams.a]"},
+      {"[stream.a\n", "bad.conf:1: bad section header"},
+      {"just words\n", "bad.conf:1: expected \"name = value\""},
+  };
+  for (const Case& c : cases) {
+    auto cfg = load(write_temp(dir, "bad.conf", c.text));
+    ASSERT_FALSE(cfg.ok()) << c.text;
+    EXPECT_NE(cfg.error().message.find(c.expect), std::string::npos) << cfg.error().message;
+  }
+}
+
+TEST(OptionTable, CommandLineValuesAreCheckedLikeTheFile) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig), {"--max-headers", "5000000"});
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.error().message.find("command line: --max-headers = 5000000: out of range"), std::string::npos)
+      << cfg.error().message;
+  auto ok = load(write_temp(dir, "signet.conf", kConfig), {"--internal-hosts", "172.16.0.0/12"});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_TRUE(ok->internal_hosts.contains("10.1.2.3"));    // from the file
+  EXPECT_TRUE(ok->internal_hosts.contains("172.16.9.9"));  // and the command line: lists accumulate
+}
+
+TEST(OptionTable, StreamDryRunFollowsTheGlobalUnlessSet) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf",
+                             "dry-run = true\n[stream.a]\ndomain = a.example\n[stream.b]\ndomain = b.example\n"
+                             "dry-run = no\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_TRUE(cfg->find_stream("a")->dry_run);
+  EXPECT_FALSE(cfg->find_stream("b")->dry_run);
+}
+
+TEST(OptionTable, BooleanFlagOnTheCommandLineMeansTrue) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf", kConfig), {"--foreground", "--log", "stderr"});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_TRUE(cfg->foreground);
+  EXPECT_TRUE(cfg->log_to_stderr);
 }

@@ -221,3 +221,19 @@ TEST(Session, WithoutLeadingSpaceSimpleCanonicalizationStillVerifies) {
   ASSERT_EQ(results.size(), 2u);
   for (const auto& v : results) EXPECT_TRUE(v.pass()) << v.authentication_results();
 }
+
+// dry-run: the signatures are computed (and would verify) but not inserted.
+TEST(Session, DryRunSignsAndLogsButInsertsNothing) {
+  for (const auto& [globals, stream] : {std::pair<std::string, std::string>{"dry-run = true\n", ""},
+                                        std::pair<std::string, std::string>{"", "dry-run = yes\n"}}) {
+    Fixture fx(globals, stream);
+    ASSERT_TRUE(fx.runtime->config.streams[0].dry_run);
+    Session s("203.0.113.9", "inbound");
+    const EndResult r = fx.run(s, kFields, "Hello.\r\n");
+    EXPECT_EQ(r.verdict, Verdict::Continue);
+    EXPECT_TRUE(r.headers.empty());
+  }
+  Fixture off("dry-run = true\n", "dry-run = false\n");  // the stream's own setting wins
+  Session s("203.0.113.9", "inbound");
+  EXPECT_EQ(off.run(s, kFields, "Hello.\r\n").headers.size(), 2u);
+}
