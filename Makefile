@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench docs clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench: deps
 	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=0.5
 	@/usr/bin/python3 bench/postfix_throughput.py $(BUILD)-bench
 	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench
+
+# signet.conf(5) and docs/configuration.md's option tables, from conf/options.h.
+docs: build
+	@/usr/bin/python3 tests/integration/test_docs.py --build $(BUILD) --top . --regenerate
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan
