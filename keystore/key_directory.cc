@@ -13,6 +13,21 @@
 #include "signer/key_record.h"
 
 namespace signet::keystore {
+namespace {
+
+// Run as root on a directory the daemon's user owns, what signet writes there
+// is given to that owner (so `sudo signet key …` leaves files the daemon and a
+// later unprivileged `signet key` can use). Modes stay as created.
+Status give_to_owner(const std::string& dir, const std::string& path) {
+  struct stat st {};
+  if (::geteuid() != 0 || ::stat(dir.c_str(), &st) != 0 || st.st_uid == 0) return Ok{};
+  if (::chown(path.c_str(), st.st_uid, st.st_gid) != 0) {
+    return permanent_error("cannot give " + path + " to the key directory's owner: " + std::strerror(errno));
+  }
+  return Ok{};
+}
+
+}  // namespace
 
 Result<KeyDirectory> KeyDirectory::open(const std::string& dir, Mode mode, const LoadOptions& options) {
   KeyDirectory d;
@@ -28,6 +43,7 @@ Result<KeyDirectory> KeyDirectory::open(const std::string& dir, Mode mode, const
     if (d.lock_fd_ < 0 || ::flock(d.lock_fd_, LOCK_EX) != 0) {
       return permanent_error("cannot lock " + dir + "/.lock: " + std::strerror(errno));
     }
+    if (Status s = give_to_owner(dir, dir + "/.lock"); !s) return s.error();
   }
   auto m = read_manifest(dir);
   if (!m) return m.error();
@@ -70,9 +86,13 @@ Result<std::string> KeyDirectory::create_key(KeyChange& change, const KeyRow& ro
   auto key = PrivateKey::generate(row.algorithm, row.bits);
   if (!key) return key.error();
   const std::string path = key_path(row);
-  ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
+  const std::string subdir = path.substr(0, path.rfind('/'));
+  ::mkdir(subdir.c_str(), 0700);
   if (Status s = write_private_key(path, *key); !s) return s.error();
   change.created_.push_back(path);
+  // The daemon runs as the directory's owner (signet): it must read the key.
+  if (Status s = give_to_owner(dir_, subdir); !s) return s.error();
+  if (Status s = give_to_owner(dir_, path); !s) return s.error();
   return format_key_record(*key);
 }
 
@@ -96,6 +116,7 @@ Result<std::vector<std::string>> KeyDirectory::apply(KeyChange& change) {
   if (auto snap = KeySnapshot::load(dir_, change.manifest.keys, options_); !snap) return fail(snap.error());
   if (Status s = write_file_atomic(dir_, kManifestName, text); !s) return fail(s.error());
   change.committed_ = true;
+  (void)give_to_owner(dir_, dir_ + "/" + kManifestName);  // readable (0644) either way
   manifest_ = change.manifest;
   std::vector<std::string> warnings;
   for (const std::string& path : change.destroy) {

@@ -74,8 +74,9 @@ class KeyDirectory {
   Result<PrivateKey> load_key(const KeyRow& row) const;
   std::set<std::string> used_selectors(const std::string& domain) const;
 
-  // Generates the row's key, writes its file and records it in the change;
-  // returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
+  // Generates the row's key, writes its file (0600; run as root, owned by
+  // the key directory's owner, so the daemon's user can read it) and records
+  // it in the change; returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
   Result<std::string> create_key(KeyChange& change, const KeyRow& row) const;
   Result<std::vector<std::string>> apply(KeyChange& change);
   Status replace_delegated(const std::vector<Delegated>& list);

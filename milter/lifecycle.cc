@@ -9,6 +9,7 @@
 
 #include "milter/callbacks.h"
 #include "milter/log.h"
+#include "milter/notify.h"
 
 extern "C" {
 int __real_sigwait(const sigset_t* set, int* sig);
@@ -23,6 +24,7 @@ std::thread g_thread;
 
 void drain_then_stop(int shutdown_timeout) {
   g_draining = true;
+  notify::stopping();
   Log::info("SIGTERM: no new connections; finishing " + std::to_string(active_connections()) +
             " open connection(s)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(shutdown_timeout);

@@ -25,6 +25,7 @@
 #include "milter/dns_watch.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
+#include "milter/notify.h"
 #include "milter/reloader.h"
 #include "milter/runtime.h"
 
@@ -138,13 +139,22 @@ int main(int argc, char** argv) {
   // SIGHUP, file changes and scheduled instants (milter/reloader.h).
   // The signal mask is set first: every thread started after inherits it.
   Reloader reloader(holder, args);
-  auto reload = [&reloader] { reloader.reload("SIGHUP"); };
+  auto status = [&holder] {
+    const auto rt = holder.current();
+    return std::to_string(rt->config.streams.size()) + " streams, " + std::to_string(rt->keys->size()) + " keys";
+  };
+  auto reload = [&reloader, &status] {
+    notify::reloading();
+    reloader.reload("SIGHUP");  // on failure the running key set stays: ready again either way
+    notify::ready(status());
+  };
   if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
   if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
   DnsWatch dns_watch(holder);
   if (!dns_watch.start()) Log::warn("cannot start the DNS check of upcoming keys");
 
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
+  notify::ready("signing: " + status() + ", socket " + socket);
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
   stop_lifecycle();
   reloader.stop();

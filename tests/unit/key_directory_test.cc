@@ -190,3 +190,22 @@ TEST(DestroyKeyFile, OverwritesAndRemovesAndAcceptsAMissingFile) {
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
   EXPECT_TRUE(destroy_key_file(path).ok());
 }
+
+// Run as root (as the tests are) on a directory owned by the daemon's user:
+// what `signet key` writes is given to that user, modes kept.
+TEST(KeyDirectory, RootGivesNewKeysToTheDirectorysOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir t;
+  ASSERT_EQ(::chown(t.dir.c_str(), 65534, 65534), 0);  // nobody:nogroup
+  auto kd = KeyDirectory::open(t.dir, KeyDirectory::Mode::Write);
+  ASSERT_TRUE(kd.ok());
+  const KeyRow r = add_standby(*kd, Algorithm::Ed25519Sha256, 1795689000);
+  for (const std::string& rel : {r.file, std::string("example.com"), std::string(".lock"), std::string("manifest")}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((t.dir + "/" + rel).c_str(), &st), 0) << rel;
+    EXPECT_EQ(st.st_uid, 65534u) << rel;
+  }
+  struct stat key {};
+  ASSERT_EQ(::stat((t.dir + "/" + r.file).c_str(), &key), 0);
+  EXPECT_EQ(key.st_mode & 0777, 0600u);
+}
