@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test demo bench docs clean
+.PHONY: all deps build test demo bench docs deb clean
 
 all: build
 
@@ -40,5 +40,9 @@ bench: deps
 docs: build
 	@/usr/bin/python3 tests/integration/test_docs.py --build $(BUILD) --top . --regenerate
 
+# The Debian package (debhelper through dpkg-buildpackage), then lintian.
+deb: deps
+	@scripts/make-deb $(BUILD)-deb
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-deb

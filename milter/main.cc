@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
     std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),
                 cfg.streams.size(), cfg.rules.size(), first.value()->keys->size());
     for (const std::string& gap : first.value()->keys->gaps(started_at)) std::printf("warning: %s\n", gap.c_str());
+    if (cfg.streams.empty()) std::printf("warning: no [stream.NAME] is defined: nothing will be signed\n");
     return 0;
   }
 
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
   const std::string socket = cfg.socket;
   const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
   for (const std::string& gap : first.value()->keys->gaps(started_at)) Log::warn("key set: " + gap);
+  if (settings.streams.empty()) Log::warn("no [stream.NAME] is defined: nothing will be signed (see signet.conf(5))");
   holder.replace(std::move(first.value()));
 
   if (!register_callbacks(&holder)) return fail("smfi_register failed (libmilter version mismatch?)");
