@@ -462,9 +462,10 @@ Status translate_keys(Builder& b) {
 // Who is trusted, the socket, the process
 // --------------------------------------------------------------------------
 
+// An IPv6 or IPv4 address or network, as opposed to a host or domain name.
 bool address_like(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos &&
-         (s.find(':') != std::string::npos || s.find('.') != std::string::npos);
+  const char* chars = s.find(':') != std::string::npos ? "0123456789abcdefABCDEF.:/" : "0123456789./";
+  return !s.empty() && s.find_first_not_of(chars) == std::string::npos;
 }
 
 Status translate_trust(Builder& b) {
@@ -614,11 +615,10 @@ Status translate_on_error(Builder& b) {
   b.global("on-error", value, from, "On-InternalError and On-SignatureError unset");
   std::string why = "on-error = " + value + " (internal errors: " + action_name(internal) +
                     ", messages that cannot be signed: " + action_name(signature) + ")";
-  if (!accept && (internal != 't' || signature != 't') && (internal != 'a' && signature != 'a')) {
+  if (internal == 'r' || internal == 'd' || internal == 'q' || signature == 'r' || signature == 'd' || signature == 'q') {
     why += "; signet never rejects, discards or quarantines over its own trouble: tempfail keeps the message queued";
-  } else if (!accept) {
-    why += "; one of them is not accept, and signet has one policy for both: tempfail";
   }
+  if (!accept && (internal == 'a' || signature == 'a')) why += "; signet has one policy for both: the stricter, tempfail";
   if (!dflt && !ie && !se) {
     b.t.translated.push_back({"", "On-InternalError, On-SignatureError (unset)", why + ", from OpenDKIM's defaults"});
   }

@@ -319,12 +319,13 @@ TEST(OpendkimImport, KeyTableProblemsFailNamingTheKeyTableLine) {
 
 TEST(OpendkimImport, InternalHostsKeepsAddressesListsNamesAndRefusesExclusions) {
   Files f;
-  f.files["/etc/opendkim/hosts"] = "127.0.0.1\n::1\nlocalhost\n*.example.com\n10.0.0.0/8\n[192.0.2.7]\n";
+  f.files["/etc/opendkim/hosts"] = "127.0.0.1\n::1\nlocalhost\ncafe.be\n*.example.com\n10.0.0.0/8\n[192.0.2.7]\n";
   auto t = translate(std::string(kSingleKey) + "InternalHosts refile:/etc/opendkim/hosts\n", f);
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ(option(t->globals, "internal-hosts")->value, "127.0.0.1/32 ::1/128 10.0.0.0/8 192.0.2.7/32");
   EXPECT_TRUE(listed(t->not_translated, "localhost", "add the host's addresses"));
   EXPECT_TRUE(listed(t->not_translated, "*.example.com", "host or domain name"));
+  EXPECT_TRUE(listed(t->not_translated, "cafe.be", "host or domain name"));
   f.files["/etc/opendkim/hosts"] = "10.0.0.0/8\n!10.1.2.3\n";
   EXPECT_NE(error_of(std::string(kSingleKey) + "InternalHosts /etc/opendkim/hosts\n", f)
                 .find("/etc/opendkim/hosts:2: InternalHosts exclusion !10.1.2.3"),
