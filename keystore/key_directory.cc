@@ -85,15 +85,32 @@ std::set<std::string> KeyDirectory::used_selectors(const std::string& domain) co
 Result<std::string> KeyDirectory::create_key(KeyChange& change, const KeyRow& row) const {
   auto key = PrivateKey::generate(row.algorithm, row.bits);
   if (!key) return key.error();
+  return install_key(change, row, *key);
+}
+
+Result<std::string> KeyDirectory::adopt_key(KeyChange& change, const KeyRow& row, const std::string& source) const {
+  auto bytes = read_key_file(source, /*allow_group_readable=*/true);  // zeroized when dropped
+  if (!bytes) return bytes.error();
+  auto key = PrivateKey::parse(bytes->bytes());
+  if (!key) return permanent_error("key file " + source + ": " + key.error().message);
+  if (key->algorithm() != row.algorithm || (row.bits && key->bits() != row.bits)) {
+    return permanent_error("key file " + source + " is " + std::string(key_type_name(key->algorithm())) + " " +
+                           std::to_string(key->bits()) + " bits, not the " + std::string(key_type_name(row.algorithm)) +
+                           " key its row " + row.selector + " describes");
+  }
+  return install_key(change, row, *key);
+}
+
+Result<std::string> KeyDirectory::install_key(KeyChange& change, const KeyRow& row, const PrivateKey& key) const {
   const std::string path = key_path(row);
   const std::string subdir = path.substr(0, path.rfind('/'));
   ::mkdir(subdir.c_str(), 0700);
-  if (Status s = write_private_key(path, *key); !s) return s.error();
+  if (Status s = write_private_key(path, key); !s) return s.error();
   change.created_.push_back(path);
   // The daemon runs as the directory's owner (signet): it must read the key.
   if (Status s = give_to_owner(dir_, subdir); !s) return s.error();
   if (Status s = give_to_owner(dir_, path); !s) return s.error();
-  return format_key_record(*key);
+  return format_key_record(key);
 }
 
 KeyChange::~KeyChange() {

@@ -12,6 +12,9 @@
 //   KeyChange c(dir.manifest());         // becomes the key set after the change
 //   auto record = dir.create_key(c, row);   // a new key file (0600, never over
 //                                           // an existing one) for a planned row
+//   record = dir.adopt_key(c, row, source);  // or an existing key (OpenDKIM's),
+//                                           // copied in the same way; the source
+//                                           // is only read, never moved or changed
 //   c.destroy.push_back(path);           // key files to destroy once committed
 //   dir.apply(c);
 // A KeyChange that is dropped without a successful apply() removes the key
@@ -78,11 +81,17 @@ class KeyDirectory {
   // the key directory's owner, so the daemon's user can read it) and records
   // it in the change; returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
   Result<std::string> create_key(KeyChange& change, const KeyRow& row) const;
+  // The same for a key that exists: reads `source` (group-readable is fine,
+  // it is not the daemon's file; readable by others is refused, as OpenDKIM's
+  // RequireSafeKeys does), refuses a key that is not the row's algorithm (or
+  // bits, when the row gives them), writes it as the row's file like create_key.
+  Result<std::string> adopt_key(KeyChange& change, const KeyRow& row, const std::string& source) const;
   Result<std::vector<std::string>> apply(KeyChange& change);
   Status replace_delegated(const std::vector<Delegated>& list);
 
  private:
   KeyDirectory() = default;
+  Result<std::string> install_key(KeyChange& change, const KeyRow& row, const PrivateKey& key) const;
 
   std::string dir_;
   LoadOptions options_;

@@ -73,6 +73,7 @@ constexpr const char* kUsage =
     "  register the inventory of every selector ever used (table, csv or json)\n"
     "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS), for cron and CI\n"
     "  inspect  read a DNS key record, a DKIM-Signature, or a whole message, and say what is wrong\n"
+    "  import-opendkim  OpenDKIM's opendkim.conf, KeyTable and SigningTable as signet.conf and a key set\n"
     "\n"
     "`signet COMMAND --help` shows a command's options.\n";
 
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
   if (cmd == "register") run = register_main;
   if (cmd == "inspect") run = inspect_main;
   if (cmd == "audit") run = audit_main;
+  if (cmd == "import-opendkim") run = import_opendkim_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

@@ -209,3 +209,91 @@ TEST(KeyDirectory, RootGivesNewKeysToTheDirectorysOwner) {
   ASSERT_EQ(::stat((t.dir + "/" + r.file).c_str(), &key), 0);
   EXPECT_EQ(key.st_mode & 0777, 0600u);
 }
+
+// adopt_key: an existing key (OpenDKIM's) joins the key set through the same
+// transaction; the source file is only read.
+namespace {
+
+struct SourceKey {
+  std::string path, bytes;
+  mode_t mode;
+  // Never moved, changed or chmod'ed by the import.
+  bool unchanged() const {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && (st.st_mode & 0777) == mode && signet::testing::read_file(path) == bytes;
+  }
+};
+
+SourceKey source_key(const std::string& dir, Algorithm a, mode_t mode) {
+  const std::string path = dir + "/source.private";
+  EXPECT_TRUE(write_private_key(path, PrivateKey::generate(a, 1024).value()).ok());
+  ::chmod(path.c_str(), mode);
+  return {path, signet::testing::read_file(path), mode};
+}
+
+KeyRow adopted_row(Algorithm a) {
+  KeyRow r;
+  r.stream = "tx";
+  r.domain = "example.com";
+  r.selector = "2020";
+  r.algorithm = a;
+  r.file = "example.com/2020.key";
+  r.created = r.published_at = 1795689000;
+  r.window = Window::scheduled(1795689000);
+  return r;
+}
+
+}  // namespace
+
+TEST(KeyDirectory, AdoptKeyCopiesTheKeyMode0600AndLeavesTheSourceAsItWas) {
+  TempDir t, src;
+  const SourceKey before = source_key(src.dir, Algorithm::Ed25519Sha256, 0640);
+  auto kd = KeyDirectory::open(t.dir, KeyDirectory::Mode::Write);
+  ASSERT_TRUE(kd.ok());
+  const KeyRow row = adopted_row(Algorithm::Ed25519Sha256);
+  KeyChange change(kd->manifest());
+  auto record = kd->adopt_key(change, row, before.path);
+  ASSERT_TRUE(record.ok()) << record.error().message;
+  change.manifest.keys.push_back(row);
+  ASSERT_TRUE(kd->apply(change).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(kd->key_path(row).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto copy = load_private_key(kd->key_path(row));
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_NE(record->find(copy->public_key_base64()), std::string::npos);  // the same key
+  EXPECT_TRUE(before.unchanged());
+}
+
+TEST(KeyDirectory, AnAdoptedKeyGoesWithADroppedChangeButTheSourceStays) {
+  TempDir t, src;
+  const SourceKey before = source_key(src.dir, Algorithm::RsaSha256, 0600);
+  const KeyRow row = adopted_row(Algorithm::RsaSha256);
+  auto kd = KeyDirectory::open(t.dir, KeyDirectory::Mode::Write);
+  ASSERT_TRUE(kd.ok());
+  {
+    KeyChange change(kd->manifest());
+    ASSERT_TRUE(kd->adopt_key(change, row, before.path).ok());
+    EXPECT_TRUE(t.exists(row.file));
+  }
+  EXPECT_FALSE(t.exists(row.file));
+  EXPECT_FALSE(t.exists("manifest"));
+  EXPECT_TRUE(before.unchanged());
+}
+
+TEST(KeyDirectory, AdoptKeyRefusesAnotherAlgorithmAWorldReadableOrMissingSource) {
+  TempDir t, src;
+  auto kd = KeyDirectory::open(t.dir, KeyDirectory::Mode::Write);
+  ASSERT_TRUE(kd.ok());
+  KeyChange change(kd->manifest());
+  const SourceKey ed = source_key(src.dir, Algorithm::Ed25519Sha256, 0600);
+  auto wrong = kd->adopt_key(change, adopted_row(Algorithm::RsaSha256), ed.path);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("is ed25519"), std::string::npos) << wrong.error().message;
+  ::chmod(ed.path.c_str(), 0644);
+  auto open_key = kd->adopt_key(change, adopted_row(Algorithm::Ed25519Sha256), ed.path);
+  ASSERT_FALSE(open_key.ok());
+  EXPECT_NE(open_key.error().message.find("chmod 600"), std::string::npos) << open_key.error().message;
+  EXPECT_FALSE(kd->adopt_key(change, adopted_row(Algorithm::Ed25519Sha256), src.dir + "/none").ok());
+  EXPECT_TRUE(change.created().empty());
+}
