@@ -371,6 +371,12 @@ def bad_input(c, args, good_conf, key_dir):
     rc, stdout, stderr = import_cmd(args.signet, good_conf, out, "--check")
     c.check(rc == 0 and "nothing written" in stdout and not os.path.exists(out),
             "--check reports and writes nothing", "exit %d: %s" % (rc, one_line(stderr)))
+    # --key-directory: the key set where production keeps it, named in signet.conf.
+    out, kd = os.path.join(work, "placed"), os.path.join(work, "placed-keys")
+    rc, stdout, stderr = import_cmd(args.signet, good_conf, out, "--key-directory", kd)
+    conf_text = open(os.path.join(out, "signet.conf")).read() if rc == 0 else ""
+    c.check(rc == 0 and ("key-directory = " + kd) in conf_text and os.path.exists(os.path.join(kd, "manifest")),
+            "--key-directory writes the key set there and names it in signet.conf", "exit %d: %s" % (rc, one_line(stderr)))
 
 
 def main():
