@@ -117,8 +117,9 @@ class StockDebianPostfix(PostfixInstance):
                 if not line[0].isspace():
                     service = line.split()
                     if service[0] == "smtp" and service[1] == "inet":
-                        # The stock smtpd (chroot y), on the test's loopback port.
-                        line = "127.0.0.1:%d inet n - y - - smtpd\n" % self.ports["inbound"]
+                        # The stock smtpd (chroot y), on the harness's loopback ports.
+                        line = "\n".join("127.0.0.1:%d inet n - y - - smtpd" % port
+                                          for port in self.ports.values()) + "\n"
                     elif service[-1] in ("pipe", "local", "virtual"):  # deliveries the test has no use for
                         service = None
                         continue
