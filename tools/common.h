@@ -47,5 +47,6 @@ int dns_main(const std::vector<std::string>& args);
 int register_main(const std::vector<std::string>& args);
 int inspect_main(const std::vector<std::string>& args);
 int audit_main(const std::vector<std::string>& args);
+int doctor_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools
