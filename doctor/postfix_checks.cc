@@ -132,8 +132,16 @@ class Doctor {
     const bool dflt = !(s && pf_.overridden(*s, name)) && !pf_.in_main_cf.count(name);
     return name + " = " + v + (dflt ? " (the Postfix default)" : "");
   }
+  // signet's socket as Postfix should name it: inet:HOST:PORT; a unix path
+  // inside queue_directory relative to it (right chrooted or not).
+  std::string postfix_name() const {
+    const std::string prefix = queue_ + "/";
+    if (signet_.unix_domain() && signet_.path.rfind(prefix, 0) == 0) return "unix:" + signet_.path.substr(prefix.size());
+    return signet_.postfix_form();
+  }
   std::string signet_socket_text() const {
-    return "signet.conf socket = " + st_.socket + (signet_.unix_domain() ? "" : ", which Postfix writes " + signet_.postfix_form());
+    const std::string name = postfix_name();
+    return "signet.conf socket = " + st_.socket + (name == st_.socket ? "" : ", which Postfix writes " + name);
   }
   bool trusted_name(const std::string& daemon_name) const { return contains(st_.trusted_services, daemon_name); }
 
@@ -191,7 +199,15 @@ class Doctor {
 
   // -- signet's own socket ---------------------------------------------------
   void check_signet_socket() {
-    if (signet_.unix_domain()) return;
+    if (signet_.unix_domain()) {
+      if (!signet_.path.empty() && signet_.path[0] != '/') {
+        add(Severity::Warning, "signet.conf socket",
+            "= " + st_.socket + " is a relative path: signet-milter resolves it from its working directory (/ once it "
+            "detaches), Postfix from queue_directory (" + queue_ + "); fix: an absolute path, e.g. `socket = unix:" +
+            queue_ + "/signet/signet-milter.sock` in signet.conf");
+      }
+      return;
+    }
     if (is_wildcard(signet_.host) || !is_loopback(signet_.host)) {
       MilterSocket fixed = signet_;
       fixed.host = "127.0.0.1";
@@ -285,7 +301,7 @@ class Doctor {
           "= " + main_list + (main_list.empty() ? "(empty)" : "") + " names no socket of signet's (" + signet_socket_text() + ")" +
               (overrides.empty() ? "" : "; master.cf sets other milters on " + join(overrides)) +
               ": no smtpd hands mail to signet, nothing received over SMTP is signed; fix: `smtpd_milters = " +
-              (main_list.empty() ? "" : main_list + ", ") + signet_.postfix_form() + "` in main.cf");
+              (main_list.empty() ? "" : main_list + ", ") + postfix_name() + "` in main.cf");
       return;
     }
     std::vector<std::string> quiet;
@@ -297,7 +313,7 @@ class Doctor {
         add_for_service(Severity::Warning, *s.service,
                         "milter_macro_daemon_name = " + name + " is in signet's trusted-services, but this smtpd does not run "
                         "signet (" + why + "): the mail it receives is not signed; fix: " +
-                        (s.disabled_where.empty() ? fix_line(s.service, "smtpd_milters", signet_.postfix_form())
+                        (s.disabled_where.empty() ? fix_line(s.service, "smtpd_milters", postfix_name())
                                                   : "drop no_milters from " + s.disabled_where));
       } else {
         quiet.push_back(s.service->id() + " (" + why + ")");
@@ -320,7 +336,7 @@ class Doctor {
       return false;
     }();
     const std::string fix = fix_line(src.service, "non_smtpd_milters",
-                                     smtpd_list_is_signet ? "$smtpd_milters" : (src.list.empty() ? "" : src.list + ", ") + signet_.postfix_form());
+                                     smtpd_list_is_signet ? "$smtpd_milters" : (src.list.empty() ? "" : src.list + ", ") + postfix_name());
     const std::string unsigned_text =
         "mail submitted with sendmail(1) (cron, scripts, web applications), through qmqpd(8) or re-queued with "
         "`postsuper -r` never reaches signet and leaves unsigned (postconf(5) non_smtpd_milters)";
@@ -650,6 +666,10 @@ Finding probe_finding(const ProbeTarget& t, const ProbeResult& r, const std::str
       break;
     case ETIMEDOUT:
       fix = "something takes the connection but does not negotiate: signet-milter stuck (its log), or another program on that socket";
+      break;
+    case ENAMETOOLONG:
+      fix = "a unix socket's path holds at most 107 bytes (sun_path in unix(7)): a shorter one for signet.conf's socket "
+            "and Postfix's name for it";
       break;
     case EPROTO:
       fix = "another program listens there: give signet-milter and Postfix a socket of their own";

@@ -529,6 +529,13 @@ TEST(DoctorChecks, SignetOnEveryAddressOrRemoteMilterTrafficIsAWarning) {
   EXPECT_EQ(matching(fr, Severity::Warning, "main.cf smtpd_milters", "crosses the network in the clear").size(), 1u) << dump(fr);
 }
 
+TEST(DoctorChecks, RelativeSignetSocketPathIsAWarning) {
+  SignetSettings st = signet_conf();
+  st.socket = "unix:signet/signet-milter.sock";  // signet: from its cwd; Postfix: from queue_directory
+  auto fs = findings(debian(), st);
+  EXPECT_EQ(matching(fs, Severity::Warning, "signet.conf socket", "relative path").size(), 1u) << dump(fs);
+}
+
 TEST(DoctorChecks, MilterListedAfterSignetIsNoted) {
   PostfixConfig pf = debian();
   set_main(pf, "smtpd_milters", "unix:signet/signet-milter.sock, inet:127.0.0.1:8893");
