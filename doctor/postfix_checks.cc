@@ -361,9 +361,9 @@ class Doctor {
   }
 
   void check_trusted_services() {
-    std::vector<std::string> used;
+    std::vector<std::string> used;  // a service that misses signet has its own error
     for (const Source* s : sources()) {
-      if (s->runs_signet()) used.push_back(pf_.param(*s->service, "milter_macro_daemon_name"));
+      if (s->runs_signet() || s->misses_signet()) used.push_back(pf_.param(*s->service, "milter_macro_daemon_name"));
     }
     if (used.empty()) return;
     for (const std::string& name : st_.trusted_services) {
