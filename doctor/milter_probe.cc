@@ -142,8 +142,13 @@ ProbeResult negotiate(const MilterSocket& where, const ProbeOptions& o, const st
     if (const int g = ::getaddrinfo(host.c_str(), std::to_string(where.port).c_str(), &hints, &ai); g != 0) {
       return failed(EHOSTUNREACH, "cannot resolve " + host + ": " + ::gai_strerror(g));
     }
-    fd = ::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    e = fd < 0 ? errno : connect_by(fd, ai->ai_addr, ai->ai_addrlen, deadline);
+    // Each address in turn, as Postfix's inet_connect() does (localhost may be ::1 first).
+    for (addrinfo* a = ai; a; a = a->ai_next) {
+      if (fd >= 0) ::close(fd);
+      fd = ::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      e = fd < 0 ? errno : connect_by(fd, a->ai_addr, a->ai_addrlen, deadline);
+      if (e == 0 || e == ETIMEDOUT) break;
+    }
     ::freeaddrinfo(ai);
   }
   Fd sock(fd);

@@ -390,11 +390,18 @@ class Doctor {
       const std::string* proto_attr = attr("protocol");
       const std::string proto = proto_attr ? *proto_attr : pf_.param(*s, "milter_protocol");
       if (const int v = protocol_version(proto); v < 6) {
-        add(Severity::Error, proto_attr ? in_braces : pf_.where(s, "milter_protocol"),
+        // Below 6 there is no SMFIP_HDR_LEADSPC: Postfix drops the space after
+        // each header's colon and signet puts one SP back (milter/header_text.h),
+        // which simple header canonicalization signs as the bytes that travel.
+        const bool simple = !st_.simple_header_streams.empty();
+        add(simple ? Severity::Error : Severity::Warning, proto_attr ? in_braces : pf_.where(s, "milter_protocol"),
             (proto_attr ? "protocol = " + proto : setting(s, "milter_protocol")) +
-                ": signet-milter speaks milter protocol 6 and relies on what only 6 negotiates (no reply per header, "
-                "SMFIP_NR_HDR; header values with their leading space, SMFIP_HDR_LEADSPC); fix: " +
-                (proto_attr ? "`protocol = 6` in those braces" : fix_line(s, "milter_protocol", "6")) +
+                ": signet-milter speaks milter protocol 6; below it header values arrive without their leading "
+                "whitespace (no SMFIP_HDR_LEADSPC) and every header waits for a reply (no SMFIP_NR_HDR), so a field "
+                "written without one space after the colon is signed as it does not travel" +
+                (simple ? ", which breaks c=simple/ signatures of stream(s) " + join(st_.simple_header_streams)
+                        : " (harmless for relaxed header canonicalization, which all streams use)") +
+                "; fix: " + (proto_attr ? "`protocol = 6` in those braces" : fix_line(s, "milter_protocol", "6")) +
                 " (the default since Postfix 2.6)");
       }
       const std::string* action_attr = attr("default_action");

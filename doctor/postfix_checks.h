@@ -54,6 +54,7 @@ struct SignetSettings {
   bool on_error_tempfail = false;
   std::vector<std::string> trusted_services;
   bool trusts_loopback = false;  // internal-hosts holds 127.0.0.1
+  std::vector<std::string> simple_header_streams;  // streams with c=simple/...
 };
 
 // One place Postfix connects to signet, as the connecting process sees it.

@@ -10,6 +10,7 @@
 // would connect to, as mail_owner when run as root (doctor/milter_probe.h).
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "conf/config.h"
@@ -39,6 +40,9 @@ doctor::SignetSettings signet_settings(const conf::Config& cfg) {
   s.on_error_tempfail = cfg.on_error == conf::OnError::Tempfail;
   s.trusted_services = cfg.trusted_services;
   s.trusts_loopback = cfg.internal_hosts.contains("127.0.0.1");
+  for (const conf::Stream& st : cfg.streams) {
+    if (st.signing.options().header_canon == canon::Canon::Simple) s.simple_header_streams.push_back(st.name);
+  }
   return s;
 }
 
@@ -80,7 +84,9 @@ int doctor_main(const std::vector<std::string>& args) {
   std::vector<doctor::Finding> findings = std::move(diagnosis->findings);
   if (!no_connect) {
     if (!timeout_s) timeout_s = parse_duration(postfix->param("milter_connect_timeout"));
-    const std::string as_user = ::geteuid() == 0 ? postfix->param("mail_owner") : "";
+    // Postfix connects as mail_owner; as root the probe does too (doctor/milter_probe.h).
+    const std::string& owner = postfix->param("mail_owner");
+    const std::string as_user = ::geteuid() == 0 && ::getpwnam(owner.c_str()) ? owner : "";
     for (const doctor::ProbeTarget& t : diagnosis->probes) {
       doctor::ProbeOptions o;
       o.version = doctor::postfix_events(t.version) ? t.version : 6;

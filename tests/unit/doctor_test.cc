@@ -336,23 +336,29 @@ TEST(DoctorChecks, SendmailMailThatSignetDoesNotTrustIsAWarningOnInternalHosts) 
   EXPECT_TRUE(matching(findings(debian(), st), Severity::Warning, "internal-hosts").empty());
 }
 
-TEST(DoctorChecks, MilterProtocolBelowSixIsAnErrorInMainCfAndInBraces) {
+TEST(DoctorChecks, MilterProtocolBelowSixWarnsAndIsAnErrorForSimpleHeaderCanonicalization) {
   PostfixConfig pf = debian();
   set_main(pf, "milter_protocol", "2");
   auto fs = findings(pf);
-  auto e = matching(fs, Severity::Error, "main.cf milter_protocol", "`milter_protocol = 6` in main.cf");
-  ASSERT_EQ(e.size(), 1u) << dump(fs);
+  auto w = matching(fs, Severity::Warning, "main.cf milter_protocol", "`milter_protocol = 6` in main.cf");
+  ASSERT_EQ(w.size(), 1u) << dump(fs);
+  EXPECT_NE(w[0].text.find("harmless for relaxed"), std::string::npos);
+  SignetSettings simple = signet_conf();
+  simple.simple_header_streams = {"legacy"};
+  auto e = matching(findings(pf, simple), Severity::Error, "main.cf milter_protocol", "c=simple/ signatures of stream(s) legacy");
+  ASSERT_EQ(e.size(), 1u) << dump(findings(pf, simple));
   auto d = diagnose_postfix(pf, signet_conf());
   EXPECT_EQ(d->probes[0].version, 2);  // the probe speaks what Postfix speaks
 
   PostfixConfig braces = debian();
   set_main(braces, "smtpd_milters", "{ unix:signet/signet-milter.sock, protocol = 4 }");
   auto fb = findings(braces);
-  EXPECT_EQ(matching(fb, Severity::Error, "main.cf smtpd_milters { unix:signet/signet-milter.sock }", "protocol = 4").size(), 1u)
+  EXPECT_EQ(matching(fb, Severity::Warning, "main.cf smtpd_milters { unix:signet/signet-milter.sock }", "protocol = 4").size(),
+            1u)
       << dump(fb);
   set_main(braces, "milter_protocol", "6 no_header_reply");
   set_main(braces, "smtpd_milters", "unix:signet/signet-milter.sock");
-  EXPECT_TRUE(matching(findings(braces), Severity::Error, "milter_protocol").empty());
+  EXPECT_TRUE(matching(findings(braces), Severity::Warning, "milter_protocol").empty());
 }
 
 TEST(DoctorChecks, DefaultActionMustPairWithOnErrorAsTheReadmeSays) {
