@@ -48,5 +48,6 @@ int register_main(const std::vector<std::string>& args);
 int inspect_main(const std::vector<std::string>& args);
 int audit_main(const std::vector<std::string>& args);
 int import_opendkim_main(const std::vector<std::string>& args);
+int doctor_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools

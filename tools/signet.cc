@@ -72,6 +72,8 @@ constexpr const char* kUsage =
     "           check: what DNS publishes against the key set\n"
     "  register the inventory of every selector ever used (table, csv or json)\n"
     "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS), for cron and CI\n"
+    "  doctor   postfix: Postfix settings that break signatures after signing or bypass signing, with\n"
+    "           the fix, and whether signet-milter answers where Postfix connects; for cron and CI\n"
     "  inspect  read a DNS key record, a DKIM-Signature, or a whole message, and say what is wrong\n"
     "  import-opendkim  OpenDKIM's opendkim.conf, KeyTable and SigningTable as signet.conf and a key set\n"
     "\n"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") run = inspect_main;
   if (cmd == "audit") run = audit_main;
   if (cmd == "import-opendkim") run = import_opendkim_main;
+  if (cmd == "doctor") run = doctor_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

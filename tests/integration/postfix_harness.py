@@ -7,6 +7,8 @@
         pf.send(pf.ports["submission"], msg, "carol@example.com",
                 ["bob@example.org"], sasl=("carol", "secret"))
         messages = pf.wait_for(1, timeout=30)     # needs a capture dir
+        pf.postconf("-e", "milter_protocol=2")    # edit in place (postconf -c),
+        pf.reload()                               # then postfix reload
 
 Everything lives under work_dir (which must be reachable by the `postfix`
 user: the instance makes work_dir itself 0755 and complains about a parent
@@ -311,6 +313,22 @@ class PostfixInstance(StartStop):
                 " ".join(args), p.returncode, p.stderr.strip(),
                 "\n".join(self.log_lines()[-20:])))
         return p
+
+    def postconf(self, *args):
+        """`postconf -c DIR ARGS`: edit this instance in place, e.g.
+        ("-e", "name=value") for main.cf, ("-P", "svc/type/name=value") for
+        a master.cf -o, ("-F", "svc/type/chroot=y") for a column, ("-M",
+        "svc/type=...") for a whole service; then reload().  Returns
+        postconf's stdout; raises PostfixError when it fails or warns."""
+        p = subprocess.run([POSTCONF, "-c", self.config_dir] + list(args),
+                           capture_output=True, text=True)
+        if p.returncode != 0 or "warning" in p.stderr:
+            raise PostfixError("postconf %s: %s" % (" ".join(args), p.stderr.strip() or p.returncode))
+        return p.stdout
+
+    def reload(self):
+        """`postfix reload`: the running master rereads main.cf and master.cf."""
+        self._postfix("reload")
 
     def is_running(self):
         return self._postfix("status", check=False).returncode == 0
