@@ -54,8 +54,8 @@ MAILNAME = "/etc/mailname"
 ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
 
-def run(*cmd, check=False, **kw):
-    p = subprocess.run(list(cmd), capture_output=True, text=True, env=ENV, **kw)
+def run(*cmd, check=False, env=None, **kw):
+    p = subprocess.run(list(cmd), capture_output=True, text=True, env=env or ENV, **kw)
     if check and p.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, (p.stderr or p.stdout)[-2000:]))
     return p

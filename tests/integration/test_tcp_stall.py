@@ -11,9 +11,11 @@ ACK and the MTA's next small write waits for it: ~40 ms per stall.
 
 Three runs in one go: unix socket, inet with signet's TCP tuning, inet with
 the tuning turned off (SIGNET_TCP_TUNING=off). Passes when tuned inet is at
-least 0.5 of unix (signet's target is 0.8, measured by make bench; the margin
-is for a noisy machine), and the untuned control shows the stall is real here
-(under 0.5), so the first check can fail.
+least 0.25 of unix, and the untuned control shows the stall is real here
+(under 0.1), so the first check can fail. The stall costs ~40 ms a message,
+a factor of about 100 here (untuned ~0.005 of unix, tuned ~0.65): the bounds
+tell the two apart on a loaded machine, where the speed itself is not
+measured (signet's target, 0.8 of unix, is make bench's to measure).
 """
 import os
 import sys
@@ -64,8 +66,8 @@ def main():
     print("unix: %.1f msg/s   inet (signet): %.1f msg/s   inet (tuning off): %.1f msg/s" % (unix, inet, plain))
     print("ratio inet/unix: %.2f (tuning off: %.2f)" % (inet / unix, plain / unix))
     c = Checks()
-    c.check(inet / unix >= 0.5, "inet throughput >= 0.5 of unix with signet's TCP tuning")
-    c.check(plain / unix < 0.5, "control: without the tuning the stall shows (so the check above can fail)")
+    c.check(inet / unix >= 0.25, "inet throughput >= 0.25 of unix with signet's TCP tuning (no 40 ms stall)")
+    c.check(plain / unix < 0.1, "control: without the tuning the stall shows (so the check above can fail)")
     return c.finish()
 
 
