@@ -18,7 +18,7 @@ build: deps
 # The whole suite, then the milter's tests once more under AddressSanitizer
 # and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks
 # in the daemon fail the run.
-ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload
+ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -132,6 +132,7 @@ Result<Stream> build_stream(const Section& s, const Config& cfg) {
     return permanent_error(s.where() + "has more than two selectors (one rsa, one ed25519 at most)");
   }
   d.stream.dry_run = d.dry_run.value_or(cfg.dry_run);
+  d.sign.max_signed_headers = cfg.max_signed_headers;
   d.stream.signing = SignProfile(std::move(d.sign));
   return std::move(d.stream);
 }

@@ -74,6 +74,11 @@ struct Config {
   std::size_t max_headers = 1000;
   std::size_t max_header_bytes = 1024 * 1024;
   int shutdown_timeout = 30;
+  std::size_t max_total_header_bytes = 4u << 20;
+  std::size_t max_signed_headers = 200;
+  std::uint64_t max_body_bytes = 256u << 20;
+  std::size_t max_connections = 500;
+  bool core_dumps = false;
   bool allow_group_readable_keys = false;
   std::int64_t overlap_signing = 0;  // seconds; 0 = off
   bool dns_check = true;             // check scheduled keys' records before their cutover

@@ -89,7 +89,8 @@ Result<std::string> KeyDirectory::create_key(KeyChange& change, const KeyRow& ro
 }
 
 Result<std::string> KeyDirectory::adopt_key(KeyChange& change, const KeyRow& row, const std::string& source) const {
-  auto bytes = read_key_file(source, /*allow_group_readable=*/true);  // zeroized when dropped
+  // OpenDKIM's keys belong to its own user: the owner is not ours to check.
+  auto bytes = read_key_file(source, /*allow_group_readable=*/true, /*any_owner=*/true);  // zeroized when dropped
   if (!bytes) return bytes.error();
   auto key = PrivateKey::parse(bytes->bytes());
   if (!key) return permanent_error("key file " + source + ": " + key.error().message);

@@ -27,6 +27,22 @@ struct Fd {
   }
 };
 
+// Who may own a key file: root, this process's user, or the owner of the
+// directory it is in or of that directory's parent (the key directory, for
+// DIR/DOMAIN/SELECTOR.key). Anyone else could have swapped in a key of
+// their own, whatever the mode says.
+bool trusted_owner(const std::string& path, uid_t uid) {
+  if (uid == 0 || uid == ::geteuid()) return true;
+  std::string dir = path;
+  for (int up = 0; up < 2; ++up) {
+    const std::size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && st.st_uid == uid) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 KeyBytes& KeyBytes::operator=(KeyBytes&& o) noexcept {
@@ -39,7 +55,7 @@ KeyBytes& KeyBytes::operator=(KeyBytes&& o) noexcept {
 
 KeyBytes::~KeyBytes() { sodium_memzero(bytes_.data(), bytes_.size()); }
 
-Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable) {
+Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable, bool any_owner) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -48,6 +64,11 @@ Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readabl
   if ((st.st_mode & (allow_group_readable ? 007 : 077)) != 0) {
     return permanent_error("key file " + path + " has mode " + oct(st.st_mode) + ", readable beyond its owner" +
                            (allow_group_readable ? " and group" : "") + ": run `chmod 600 " + path + "`");
+  }
+  if (!any_owner && !trusted_owner(path, st.st_uid)) {
+    return permanent_error("key file " + path + " is owned by uid " + std::to_string(st.st_uid) +
+                           ", neither root, this process's user nor the key directory's owner: chown it to the "
+                           "key directory's owner");
   }
   if (st.st_size > kMaxKeyFile) return permanent_error("key file " + path + " is larger than 64 KiB: not a key");
   KeyBytes out(std::string(static_cast<std::size_t>(st.st_size), '\0'));

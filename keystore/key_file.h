@@ -2,7 +2,9 @@
 //
 // load_private_key(path): reads and parses the key once (signer/key.h).
 // Refuses, with what/where/what-to-do, a file that is not a regular file, is
-// group- or world-accessible (mode & 077), is larger than 64 KiB, or does not
+// group- or world-accessible (mode & 077), is owned by someone other than
+// root, this process's user or the key directory's owner (the owner of the
+// file's directory or of its parent), is larger than 64 KiB, or does not
 // parse. The file's bytes are zeroized after parsing; no error names them.
 //
 // write_private_key(path, key, overwrite): creates the file mode 0600
@@ -35,7 +37,8 @@ class KeyBytes {
  private:
   std::string bytes_;
 };
-Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable = false);
+// any_owner: skip the owner check (reading another program's key to adopt it).
+Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable = false, bool any_owner = false);
 
 Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite = false);
 

@@ -1,6 +1,7 @@
 #include "milter/callbacks.h"
 
 #include <arpa/inet.h>
+#include <fmt/core.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 
@@ -110,7 +111,19 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
   return guarded("connect", [&] {
     std::string client = address_text(reinterpret_cast<sockaddr*>(addr));
     if (client.empty()) client = macro(ctx, "{client_addr}");
-    ensure_conn(ctx)->session.set_client(std::move(client), macro(ctx, "{daemon_name}"));
+    Connection* c = ensure_conn(ctx);
+    const auto rt = g_holder->current();
+    const int open = g_active.load();
+    if (open > 0 && static_cast<std::size_t>(open) > rt->config.max_connections) {
+      // Bounded like every other input: the MTA's mail on this connection is
+      // handled per on-error, and the connection costs nothing more.
+      const bool tempfail = rt->config.on_error == conf::OnError::Tempfail;
+      Log::warn(fmt::format("connection from {} not served: {} connections open (max-connections {}); its mail is {}",
+                            client, open, rt->config.max_connections,
+                            tempfail ? "tempfailed" : "accepted unsigned"));
+      return tempfail ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
+    }
+    c->session.set_client(std::move(client), macro(ctx, "{daemon_name}"));
     return SMFIS_CONTINUE;
   });
 }
@@ -143,8 +156,8 @@ sfsistat on_eoh(SMFICTX* ctx) {
 
 sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
   return guarded("body", [&] {
-    if (Connection* c = conn(ctx)) c->session.body(std::string_view(reinterpret_cast<char*>(chunk), len));
-    return SMFIS_CONTINUE;
+    Connection* c = conn(ctx);
+    return c ? to_status(c->session.body(std::string_view(reinterpret_cast<char*>(chunk), len))) : SMFIS_CONTINUE;
   });
 }
 

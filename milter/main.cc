@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <libmilter/mfapi.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,8 +62,8 @@ Status drop_privileges(const conf::Config& cfg) {
     gid = gr->gr_gid;
   }
   if (::geteuid() == 0) {
-    if ((pw ? ::initgroups(pw->pw_name, gid) : ::setgroups(1, &gid)) != 0 || ::setgid(gid) != 0 ||
-        ::setuid(uid) != 0) {
+    // No supplementary groups: the daemon's user and group, nothing more.
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
       return permanent_error(std::string("dropping privileges failed: ") + std::strerror(errno));
     }
     if (uid != 0 && ::setuid(0) == 0) return permanent_error("privileges could be regained after dropping them");
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
   auto first = load_runtime(args);
   if (!first) return fail(first.error().message);
   const conf::Config& cfg = first.value()->config;
+  // The process holds private keys: no core dump (nor ptrace by other
+  // processes of the same user) unless the operator asks for them.
+  if (!cfg.core_dumps && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
   const auto started_at = static_cast<std::int64_t>(std::time(nullptr));
   if (cfg.check_config) {
     std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),
@@ -131,6 +135,9 @@ int main(int argc, char** argv) {
     }
   }
   if (Status s = drop_privileges(settings); !s) return fail(s.error().message);
+  // A uid change resets the dumpable flag to the system's suid_dumpable:
+  // say again what the operator chose.
+  if (::prctl(PR_SET_DUMPABLE, settings.core_dumps ? 1 : 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
 
   if (!settings.foreground && ::daemon(0, 0) != 0) return fail(std::string("daemon(): ") + std::strerror(errno));
   if (!settings.pidfile.empty()) {

@@ -56,6 +56,12 @@ void Session::header(std::string_view name, std::string_view value) {
                          cfg.max_header_bytes);
     return;
   }
+  header_bytes_ += name.size() + value.size() + 1;
+  if (header_bytes_ > cfg.max_total_header_bytes) {
+    error_ = fmt::format("the header fields total more than {} bytes (max-total-header-bytes)",
+                         cfg.max_total_header_bytes);
+    return;
+  }
   if (value.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
     error_ = "NUL byte in a header field";
     return;
@@ -120,8 +126,14 @@ std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_
   return keys;
 }
 
-void Session::body(std::string_view chunk) {
+Verdict Session::body(std::string_view chunk) {
+  if (signers_.empty()) return Verdict::Continue;
+  body_bytes_ += chunk.size();
+  if (body_bytes_ > runtime_->config.max_body_bytes) {
+    return trouble(fmt::format("the body is longer than {} bytes (max-body-bytes)", runtime_->config.max_body_bytes));
+  }
   for (auto& s : signers_) s.signer->add_body(chunk);
+  return Verdict::Continue;
 }
 
 EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden) {
@@ -194,6 +206,8 @@ void Session::reset() {
   envelope_from_.clear();
   fields_.clear();
   field_count_ = 0;
+  header_bytes_ = 0;
+  body_bytes_ = 0;
   error_.clear();
   already_.clear();
 }

@@ -5,13 +5,15 @@
 // The path of one message:
 //   begin()        trust decision (conf/router.h); untrusted -> Skip, logged
 //   header()       each field stored once, as it travels (milter/header_text.h),
-//                  bounded by max-headers / max-header-bytes; the From domain
+//                  bounded by max-headers / max-header-bytes / max-total-header-bytes;
+//                  the From domain
 //                  and our own d=/s= already present are noted as they pass
 //   end_of_headers(now, hidden)
 //                  route to stream(s); the stream has a key at `now`? our own
 //                  d=/s= already present (re-injection) -> not again; one
 //                  MessageSigner per stream, from its prepared SignProfile
-//   body()         chunks straight into the canonicalizer+hasher, never stored
+//   body()         chunks straight into the canonicalizer+hasher, never stored,
+//                  at most max-body-bytes of them
 //   end_of_message(now, hidden)
 //                  the keys whose windows hold t = now (a cutover may have
 //                  passed since the headers), from the snapshot the message
@@ -66,7 +68,8 @@ class Session {
                 std::string queue_id);
   void header(std::string_view name, std::string_view value);
   Verdict end_of_headers(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden);
-  void body(std::string_view chunk);
+  // Continue, or the on-error verdict once the body is longer than max-body-bytes.
+  Verdict body(std::string_view chunk);
   EndResult end_of_message(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden);
   void reset();  // after end of message: ready for the connection's next message
   // The MTA aborted the message or the connection closed mid-message: one log
@@ -88,6 +91,8 @@ class Session {
   std::string envelope_from_;
   std::vector<std::string> fields_;  // "Name: value" as it travels, CRLF folding
   std::size_t field_count_ = 0;
+  std::size_t header_bytes_ = 0;  // all fields so far, for max-total-header-bytes
+  std::uint64_t body_bytes_ = 0;  // for max-body-bytes
   std::string error_;  // set when the message cannot be signed
   struct StreamSigner {
     const conf::Stream* stream;

@@ -16,6 +16,11 @@ Result<std::vector<HeaderField>> MessageSigner::finish(const std::vector<Signing
   const SignOptions& o = profile_.options();
   auto h = build_h_list(fields_, o.headers);
   if (!h) return h.error();
+  if (h->size() > o.max_signed_headers) {
+    return permanent_error("the signature would cover " + std::to_string(h->size()) +
+                           " header fields, more than max-signed-headers (" + std::to_string(o.max_signed_headers) +
+                           "): not signed");
+  }
   const Sha256Digest bh = body_.finish();
   const std::string bh64 = base64::encode(std::string_view(reinterpret_cast<const char*>(bh.data()), bh.size()));
   // §3.7: the selected fields are the same for every key: canonicalized once.

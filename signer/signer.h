@@ -22,7 +22,9 @@
 // byte-exact), x= is now + expire_after when set; never l=, never rsa-sha1.
 // The keys are an input too: the key that signs is the one whose window holds
 // t=, known only at the end of the message. finish() fails (permanent) when
-// the message does not have exactly one From, and (temporary) if the crypto
+// the message does not have exactly one From or would need more h= entries
+// than max_signed_headers (a message made of thousands of Cc fields), and
+// (temporary) if the crypto
 // library fails. REQUIRES: called once. The signer knows nothing about files,
 // streams, clocks or the MTA.
 // Thread safety: one MessageSigner per message; profiles and keys may be
@@ -56,6 +58,7 @@ struct SignOptions {
   canon::Canon body_canon = canon::Canon::Relaxed;
   HeaderPolicy headers = default_header_policy();
   std::optional<std::int64_t> expire_after;  // seconds; sets x=
+  std::size_t max_signed_headers = 200;      // h= entries at most; more: finish() refuses
 };
 
 // SignOptions prepared once: the header policy normalized (normalize_policy).

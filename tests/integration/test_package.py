@@ -275,8 +275,11 @@ def main():
         procs.append(milter)
         ready = notify.wait_for("READY=1")
         check(ready and milter.poll() is None, "ExecStart as User=signet: READY=1 sent, running", notify.messages)
-        status = pwd.getpwuid(os.stat("/proc/%d" % milter.pid).st_uid).pw_name
-        check(status == "signet", "signet-milter runs as signet", status)
+        with open("/proc/%d/status" % milter.pid) as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        uids = status.get("Uid", "").split()
+        check(uids and all(int(u) == uid for u in uids), "signet-milter runs as signet (real, effective, saved)",
+              status.get("Uid"))
 
         sink_dir = os.path.join(a.work, "sink")
         with SmtpSink(sink_dir) as sink:

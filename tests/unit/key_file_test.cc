@@ -74,3 +74,22 @@ TEST(FileTxtLookup, ReportsFileAndLineOfBadRecord) {
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.error().message.substr(0, 11), "keys.txt:2:");
 }
+
+// A key file someone else owns could be their key, whatever its mode: only
+// root, this process's user and the key directory's owner may own one.
+TEST(KeyFile, RefusesAKeyOwnedByAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  const std::string dir = temp_dir();
+  const std::string sub = dir + "/example.com";
+  mkdir(sub.c_str(), 0700);
+  const std::string path = sub + "/s.key";
+  ASSERT_TRUE(keystore::write_private_key(path, PrivateKey::generate(Algorithm::Ed25519Sha256).value()).ok());
+  EXPECT_TRUE(keystore::load_private_key(path).ok());  // root's
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);   // nobody's, in root's directory
+  auto refused = keystore::load_private_key(path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("owned by uid 65534"), std::string::npos) << refused.error().message;
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);  // the key directory is nobody's: then the key may be
+  EXPECT_TRUE(keystore::load_private_key(path).ok());
+  EXPECT_TRUE(keystore::read_key_file(path, false, true).ok());
+}

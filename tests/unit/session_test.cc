@@ -10,6 +10,7 @@
 #include "milter/session.h"
 #include "signer/key_record.h"
 #include "signer/message.h"
+#include "signer/signature.h"
 #include "signer/verifier.h"
 #include "test_util.h"
 
@@ -236,4 +237,70 @@ TEST(Session, DryRunSignsAndLogsButInsertsNothing) {
   Fixture off("dry-run = true\n", "dry-run = false\n");  // the stream's own setting wins
   Session s("203.0.113.9", "inbound");
   EXPECT_EQ(off.run(s, kFields, "Hello.\r\n").headers.size(), 2u);
+}
+
+// Limits: each at its bound (signed) and one past it (the on-error policy).
+namespace {
+
+EndResult run_with(Fixture& fx, const std::vector<std::pair<std::string, std::string>>& fields, const std::string& body,
+                   Verdict* early) {
+  Session s("203.0.113.9", "inbound");
+  Verdict v = s.begin(fx.runtime, "carol", "carol@example.com", "QL");
+  if (v == Verdict::Continue) {
+    for (const auto& [n, val] : fields) s.header(n, val);
+    v = s.end_of_headers("QL", 1764150000, {});
+  }
+  if (v == Verdict::Continue) v = s.body(body);
+  if (v != Verdict::Continue) {
+    *early = v;
+    return EndResult{v, {}};
+  }
+  return s.end_of_message("QL", 1764150000, {});
+}
+
+std::size_t header_bytes(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::size_t n = 0;
+  for (const auto& [name, value] : fields) n += name.size() + value.size() + 1;
+  return n;
+}
+
+}  // namespace
+
+TEST(SessionLimits, TotalHeaderBytesAtTheBoundSignsOnePastFollowsOnError) {
+  std::vector<std::pair<std::string, std::string>> fields = kFields;
+  for (int i = 0; i < 20; ++i) fields.push_back({"X-Pad", " " + std::string(100, 'p')});
+  const std::size_t total = header_bytes(fields);
+  Fixture at("on-error = tempfail\nmax-total-header-bytes = " + std::to_string(total) + "\n");
+  Verdict early = Verdict::Continue;
+  EXPECT_EQ(run_with(at, fields, "b\r\n", &early).headers.size(), 2u);
+  Fixture past("on-error = tempfail\nmax-total-header-bytes = " + std::to_string(total - 1) + "\n");
+  EXPECT_TRUE(run_with(past, fields, "b\r\n", &early).headers.empty());
+  EXPECT_EQ(early, Verdict::Tempfail);
+}
+
+TEST(SessionLimits, BodyBytesAtTheBoundSignsOnePastFollowsOnError) {
+  const std::string body(1000, 'a');
+  Fixture at("on-error = tempfail\nmax-body-bytes = 1000\n");
+  Verdict early = Verdict::Continue;
+  EXPECT_EQ(run_with(at, kFields, body, &early).headers.size(), 2u);
+  Fixture past("on-error = tempfail\nmax-body-bytes = 999\n");
+  EXPECT_TRUE(run_with(past, kFields, body, &early).headers.empty());
+  EXPECT_EQ(early, Verdict::Tempfail);
+}
+
+TEST(SessionLimits, SignedHeaderEntriesAtTheBoundSignsOnePastFollowsOnError) {
+  // h= lists each signed field once, plus one more for each oversigned name.
+  std::vector<std::pair<std::string, std::string>> fields = kFields;
+  for (int i = 0; i < 40; ++i) fields.push_back({"Cc", " c" + std::to_string(i) + "@example.org"});  // max-headers is 50 here
+  Fixture probe("max-signed-headers = 100000\n");
+  Verdict early = Verdict::Continue;
+  const EndResult r = run_with(probe, fields, "b\r\n", &early);
+  ASSERT_EQ(r.headers.size(), 2u);
+  const std::size_t h = parse_signature(r.headers[0].value).value().headers.size();
+  Fixture at("max-signed-headers = " + std::to_string(h) + "\n");
+  EXPECT_EQ(run_with(at, fields, "b\r\n", &early).headers.size(), 2u);
+  Fixture past("on-error = tempfail\nmax-signed-headers = " + std::to_string(h - 1) + "\n");
+  const EndResult refused = run_with(past, fields, "b\r\n", &early);
+  EXPECT_TRUE(refused.headers.empty());
+  EXPECT_EQ(refused.verdict, Verdict::Tempfail);
 }
