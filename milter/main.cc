@@ -13,16 +13,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conf/config.h"
 #include "milter/callbacks.h"
+#include "milter/conn_wrap.h"
 #include "milter/dns_watch.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
@@ -161,10 +165,24 @@ int main(int argc, char** argv) {
   if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
   DnsWatch dns_watch(holder);
   if (!dns_watch.start()) Log::warn("cannot start the DNS check of upcoming keys");
+  // Connections the MTA holds open without sending anything for `timeout`
+  // are shut down, so a message never ended cannot pin memory forever.
+  std::atomic<bool> reaping{true};
+  std::thread reaper([&reaping, timeout = settings.timeout] {
+    while (reaping.load()) {
+      for (int i = 0; i < 10 && reaping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (const int n = close_idle_connections(timeout); n > 0) {
+        Log::warn(std::to_string(n) + " MTA connection(s) silent for " + std::to_string(timeout) +
+                  "s (timeout): closed, their messages abandoned");
+      }
+    }
+  });
 
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
   notify::ready("signing: " + status() + ", socket " + socket);
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
+  reaping = false;
+  reaper.join();
   stop_lifecycle();
   reloader.stop();
   dns_watch.stop();

@@ -14,8 +14,17 @@
 //             once the connection looks interactive again (tcp(7)).
 // Unix-socket connections are recognised once at accept and left alone.
 // While draining for shutdown, accept() also refuses new connections.
+//
+// Idle connections: libmilter's own timeout does not cover a connection its
+// worker pool is waiting on, so an MTA that opens a message and never ends it
+// would hold the connection and its memory forever. Every accepted connection
+// is tracked (accept, read and close are wrapped); close_idle_connections()
+// shuts down those that sent nothing for `timeout` seconds, and libmilter then
+// sees the end of the stream and frees the session (xxfi_abort, xxfi_close).
 // SIGNET_TCP_TUNING=off in the environment turns this off: only for tests and
 // benchmarks that show the stall this prevents.
+#include "milter/conn_wrap.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -23,6 +32,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -32,14 +42,25 @@
 extern "C" {
 ssize_t __real_read(int fd, void* buf, size_t count);
 int __real_accept(int fd, struct sockaddr* addr, socklen_t* len);
+int __real_close(int fd);
 ssize_t __wrap_read(int fd, void* buf, size_t count);
 int __wrap_accept(int fd, struct sockaddr* addr, socklen_t* len);
+int __wrap_close(int fd);
 }
 
 namespace {
 
 constexpr int kTrackedFds = 65536;
 std::atomic<bool> g_tcp[kTrackedFds];  // fd -> accepted TCP milter connection
+// fd -> when the MTA last sent something (monotonic seconds); 0: not an open
+// accepted connection.
+std::atomic<std::int64_t> g_last[kTrackedFds];
+
+std::int64_t now_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) + 1;  // never 0
+}
 
 bool tuning_enabled() {
   static const bool on = [] {
@@ -66,6 +87,7 @@ extern "C" int __wrap_accept(int fd, struct sockaddr* addr, socklen_t* len) {
     errno = ECONNABORTED;
     return -1;
   }
+  if (c < kTrackedFds) g_last[c].store(now_s(), std::memory_order_relaxed);
   sockaddr_storage local{};
   socklen_t local_len = sizeof local;
   if (!tuning_enabled()) return c;
@@ -82,6 +104,30 @@ extern "C" int __wrap_accept(int fd, struct sockaddr* addr, socklen_t* len) {
 
 extern "C" ssize_t __wrap_read(int fd, void* buf, size_t count) {
   const ssize_t n = __real_read(fd, buf, count);
-  if (n > 0 && fd >= 0 && fd < kTrackedFds && g_tcp[fd].load(std::memory_order_relaxed)) quickack(fd);
+  if (n > 0 && fd >= 0 && fd < kTrackedFds) {
+    if (g_last[fd].load(std::memory_order_relaxed) != 0) g_last[fd].store(now_s(), std::memory_order_relaxed);
+    if (g_tcp[fd].load(std::memory_order_relaxed)) quickack(fd);
+  }
   return n;
+}
+
+extern "C" int __wrap_close(int fd) {
+  if (fd >= 0 && fd < kTrackedFds) {
+    g_last[fd].store(0, std::memory_order_relaxed);  // before the number can be reused
+    g_tcp[fd].store(false, std::memory_order_relaxed);
+  }
+  return __real_close(fd);
+}
+
+int signet::milter::close_idle_connections(int timeout_seconds) {
+  const std::int64_t now = now_s();
+  int closed = 0;
+  for (int fd = 0; fd < kTrackedFds; ++fd) {
+    const std::int64_t last = g_last[fd].load(std::memory_order_relaxed);
+    if (last == 0 || now - last < timeout_seconds) continue;
+    // Shut down, not closed: the descriptor stays libmilter's to close.
+    if (::shutdown(fd, SHUT_RDWR) == 0) ++closed;
+    g_last[fd].store(0, std::memory_order_relaxed);
+  }
+  return closed;
 }
