@@ -20,6 +20,11 @@ namespace signet::milter {
 namespace {
 
 std::atomic<bool> g_draining{false};
+// libmilter's signal thread has started (its first sigwait): smfi_main has
+// initialised the state smfi_stop() locks. Before that, smfi_stop() would
+// lock mutexes that do not exist yet (ThreadSanitizer found it: a SIGTERM
+// right after start).
+std::atomic<bool> g_libmilter_up{false};
 std::thread g_thread;
 
 void drain_then_stop(int shutdown_timeout) {
@@ -34,6 +39,7 @@ void drain_then_stop(int shutdown_timeout) {
   if (active_connections() > 0) {
     Log::warn(std::to_string(active_connections()) + " connection(s) still open at shutdown-timeout: dropped");
   }
+  while (!g_libmilter_up.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   smfi_stop();
 }
 
@@ -73,6 +79,7 @@ void stop_lifecycle() {
 
 // libmilter's signal thread waits for SIGHUP, SIGTERM and SIGINT; leave it SIGINT.
 extern "C" int __wrap_sigwait(const sigset_t* set, int* sig) {
+  signet::milter::g_libmilter_up.store(true);
   sigset_t mine = *set;
   sigdelset(&mine, SIGTERM);
   sigdelset(&mine, SIGHUP);

@@ -5,13 +5,16 @@
 // streams and the keys they name always change together. A message takes the
 // current Runtime when it starts (current()) and keeps that shared_ptr to its
 // end; replace() (the key-set issue's reload) swaps in a new one without
-// disturbing messages in flight. Lock-free for readers.
+// disturbing messages in flight. Readers take a mutex only to copy the
+// shared_ptr (two reference-count updates, never held across I/O or a
+// signature): GCC 12's std::atomic<std::shared_ptr> hides its lock from
+// ThreadSanitizer, which then cannot check the rest of the daemon.
 // hidden(): the keys whose DNS record the watch (milter/dns_watch.h) did not
 // find, as of its last check: the signing path passes them to
 // KeySnapshot::keys_for. Never null; empty when nothing is hidden.
 #pragma once
 
-#include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,14 +36,27 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
 
 class RuntimeHolder {
  public:
-  std::shared_ptr<const Runtime> current() const { return current_.load(std::memory_order_acquire); }
-  void replace(std::shared_ptr<const Runtime> next) { current_.store(std::move(next), std::memory_order_release); }
-  std::shared_ptr<const keystore::HiddenKeys> hidden() const { return hidden_.load(std::memory_order_acquire); }
-  void set_hidden(std::shared_ptr<const keystore::HiddenKeys> h) { hidden_.store(std::move(h), std::memory_order_release); }
+  std::shared_ptr<const Runtime> current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  void replace(std::shared_ptr<const Runtime> next) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_.swap(next);  // the old one is released after the lock, below
+  }
+  std::shared_ptr<const keystore::HiddenKeys> hidden() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hidden_;
+  }
+  void set_hidden(std::shared_ptr<const keystore::HiddenKeys> h) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hidden_.swap(h);
+  }
 
  private:
-  std::atomic<std::shared_ptr<const Runtime>> current_;
-  std::atomic<std::shared_ptr<const keystore::HiddenKeys>> hidden_{std::make_shared<const keystore::HiddenKeys>()};
+  mutable std::mutex mu_;
+  std::shared_ptr<const Runtime> current_;
+  std::shared_ptr<const keystore::HiddenKeys> hidden_ = std::make_shared<const keystore::HiddenKeys>();
 };
 
 }  // namespace signet::milter
