@@ -26,6 +26,7 @@ test: build
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j $(JOBS) -R '$(ASAN_TESTS)'
 	@$(MAKE) --no-print-directory tsan
+	@scripts/check-key-leaks $(BUILD) $(BUILD)-asan $(BUILD)-tsan
 
 # ThreadSanitizer over the daemon under concurrent load with reloads
 # (libmilter's threads, the snapshot swap, the DNS watch, the idle reaper):
