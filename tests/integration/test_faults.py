@@ -211,6 +211,19 @@ def main():
             closed = False
         waited = time.monotonic() - t0
         c.check(closed and waited < 6, "no end of message: the connection is closed after timeout (2s; %.1fs)" % waited)
+        # At the bound: a slow MTA that sends something every 1.5 s keeps its connection.
+        slow = quiet.client(timeout=10)
+        slow.connect(macros={"{daemon_name}": "tx", "{client_addr}": "127.0.0.1"})
+        slow.mail("<a@example.com>", {"i": "SLOW"})
+        for i in range(4):
+            time.sleep(1.5)
+            slow.header("X-Slow", b" %d" % i)
+        slow.header("From", b" a@example.com")
+        slow.eoh()
+        slow.body(b"slow but steady\r\n")
+        final, mods = slow.end_of_message()
+        c.check(final[0] == b"c" and any(b"DKIM-Signature" in mm[1] for mm in mods),
+                "an MTA slower than 1 command a second but within timeout keeps its connection and gets signed")
         cl2 = quiet.client()
         cl2.connect(macros={"{daemon_name}": "tx", "{client_addr}": "127.0.0.1"})
         cl2.mail("<a@example.com>", {"i": "CUTOFF"})

@@ -304,3 +304,26 @@ TEST(SessionLimits, SignedHeaderEntriesAtTheBoundSignsOnePastFollowsOnError) {
   EXPECT_TRUE(refused.headers.empty());
   EXPECT_EQ(refused.verdict, Verdict::Tempfail);
 }
+
+TEST(SessionLimits, HeaderCountAtTheBoundSignsOnePastFollowsOnError) {
+  std::vector<std::pair<std::string, std::string>> fields = kFields;
+  while (fields.size() < 50) fields.push_back({"X-N", " " + std::to_string(fields.size())});  // max-headers = 50 here
+  Fixture fx("on-error = tempfail\n");
+  Verdict early = Verdict::Continue;
+  EXPECT_EQ(run_with(fx, fields, "b\r\n", &early).headers.size(), 2u);
+  fields.push_back({"X-N", " one too many"});
+  EXPECT_TRUE(run_with(fx, fields, "b\r\n", &early).headers.empty());
+  EXPECT_EQ(early, Verdict::Tempfail);
+}
+
+TEST(SessionLimits, FieldBytesAtTheBoundSignsOnePastFollowsOnError) {
+  std::vector<std::pair<std::string, std::string>> fields = kFields;
+  fields.push_back({"X-Long", " " + std::string(200, 'x')});
+  const std::size_t field = fields.back().first.size() + fields.back().second.size() + 1;
+  Fixture at("on-error = tempfail\nmax-header-bytes = " + std::to_string(field) + "\n");
+  Verdict early = Verdict::Continue;
+  EXPECT_EQ(run_with(at, fields, "b\r\n", &early).headers.size(), 2u);
+  Fixture past("on-error = tempfail\nmax-header-bytes = " + std::to_string(field - 1) + "\n");
+  EXPECT_TRUE(run_with(past, fields, "b\r\n", &early).headers.empty());
+  EXPECT_EQ(early, Verdict::Tempfail);
+}
