@@ -25,6 +25,12 @@ std::atomic<bool> g_draining{false};
 // lock mutexes that do not exist yet (ThreadSanitizer found it: a SIGTERM
 // right after start).
 std::atomic<bool> g_libmilter_up{false};
+// The thread running smfi_main: libmilter's listener sleeps in poll() for
+// up to 5 s between checks of its stop flag; a signal makes it look now.
+pthread_t g_main_thread;
+std::atomic<bool> g_main_returned{false};  // smfi_main has returned
+
+void wake(int) {}
 std::thread g_thread;
 
 void drain_then_stop(int shutdown_timeout) {
@@ -40,7 +46,18 @@ void drain_then_stop(int shutdown_timeout) {
     Log::warn(std::to_string(active_connections()) + " connection(s) still open at shutdown-timeout: dropped");
   }
   while (!g_libmilter_up.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // smfi_stop() sets libmilter's stop flag and then waits for the listener,
+  // which holds its lock while it sleeps in poll() (up to 5 s). Interrupting
+  // that poll (EINTR) until smfi_main returns makes the stop take
+  // milliseconds instead.
+  std::thread waker([] {
+    for (int i = 0; i < 1000 && !g_main_returned.load(); ++i) {
+      pthread_kill(g_main_thread, SIGUSR2);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
   smfi_stop();
+  waker.join();
 }
 
 }  // namespace
@@ -48,6 +65,11 @@ void drain_then_stop(int shutdown_timeout) {
 bool draining() { return g_draining.load(std::memory_order_relaxed); }
 
 bool start_lifecycle(std::function<void()> reload, int shutdown_timeout) {
+  g_main_thread = pthread_self();
+  struct sigaction sa {};
+  sa.sa_handler = wake;  // no SA_RESTART: the listener's poll() is interrupted
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGUSR2, &sa, nullptr) != 0) return false;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -70,6 +92,7 @@ bool start_lifecycle(std::function<void()> reload, int shutdown_timeout) {
 }
 
 void stop_lifecycle() {
+  g_main_returned = true;
   if (!g_thread.joinable()) return;
   if (!draining()) pthread_kill(g_thread.native_handle(), SIGUSR1);
   g_thread.join();

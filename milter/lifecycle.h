@@ -9,7 +9,9 @@
 // takes the others:
 //   SIGTERM  stop accepting (new connections are closed as soon as they are
 //            accepted), serve the connections already open until they close
-//            or shutdown-timeout passes, then smfi_stop(): smfi_main returns.
+//            or shutdown-timeout passes, then smfi_stop(), and SIGUSR2 to the
+//            thread in smfi_main so libmilter's listener stops at once
+//            (it would otherwise sleep out its 5 s poll): smfi_main returns.
 //   SIGHUP   reload(): a new configuration and key set, validated whole and
 //            swapped in atomically; on any problem the running one stays and
 //            the reason is logged.

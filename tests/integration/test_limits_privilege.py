@@ -11,6 +11,7 @@
   to root: no core dump, no ptrace by its own user), unless core-dumps = true.
 - A key file owned by another user (neither root, the daemon's user nor the
   key directory's owner) is refused at start with the reason.
+- SIGTERM stops an idle daemon at once (not after libmilter's 5 s poll).
 - No key material in the log.
 """
 import os
@@ -78,6 +79,16 @@ def main():
         c.check(signed == 3, "the 3 connections at the bound all sign (%d)" % signed)
         time.sleep(0.2)
         c.check(sign_one(m, "LIMNEXT"), "once they close, a new connection signs again")
+
+    # -------------------------------------------------------------- a prompt stop
+    idle = SignetMilter(args.milter, args.work, base, name="idle")
+    with idle:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        rc = idle.stop()
+        took = time.monotonic() - t0
+    c.check(rc == 0 and took < 2, "SIGTERM on an idle daemon: exit 0 in %.2fs (libmilter's listener woken, "
+            "not left to sleep out its 5 s poll)" % took)
 
     # -------------------------------------------------------------- privilege
     priv = SignetMilter(args.milter, args.work, dict(base, user="nobody", group="nogroup"), name="priv")
