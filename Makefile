@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test demo bench docs deb clean
+.PHONY: all deps build test demo bench docs deb fuzz fuzz-build clean
 
 all: build
 
@@ -26,6 +26,25 @@ test: build
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j $(JOBS) -R '$(ASAN_TESTS)'
 
+# The libFuzzer targets (tests/fuzz/), one per parser, in a clang build of
+# their own ($(BUILD)-fuzz: libraries and targets under ASan+UBSan), each run
+# for FUZZ_SECONDS, FUZZ_JOBS at a time. Seeds are read from
+# tests/fuzz/corpus/ and never written; what the fuzzer finds stays in
+# $(BUILD)-fuzz/fuzz/corpus/ for the next run.
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 60
+FUZZ_JOBS ?= 2
+FUZZ_CMAKE = cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DSIGNET_FUZZ=ON -DSIGNET_BENCH=OFF
+
+fuzz-build: deps
+	@$(FUZZ_CMAKE) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets -- --no-print-directory
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 demo: build
 	@scripts/demo $(BUILD)
 
@@ -45,4 +64,4 @@ deb: deps
 	@scripts/make-deb $(BUILD)-deb
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-deb
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-deb $(BUILD)-fuzz
