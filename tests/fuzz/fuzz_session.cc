@@ -60,8 +60,9 @@ constexpr std::int64_t kT1 = kT0 + 86400;  // rsa-a -> rsa-b cutover
 std::size_t g_lines = 0;
 std::string g_last_line;
 void count_line(std::string_view line) {
+  if (std::getenv("SIGNET_FUZZ_DEBUG")) std::fprintf(stderr, "  log: %.*s\n", static_cast<int>(line.size()), line.data());
   ++g_lines;
-  g_last_line = std::string(line.substr(0, 300));
+  g_last_line = std::string(line);
 }
 
 struct World {
@@ -142,6 +143,7 @@ bool names_from(std::string_view wire) {
 // The glue's view of one connection (milter/callbacks.cc's Connection and
 // macros) and the harness's model of the message in progress.
 struct Connection {
+  Connection() { session.set_leading_space(leading_space); }  // as negotiate leaves them: agreed
   Session session;
   bool leading_space = false;
   std::string auth, mail_addr, queue_id;
@@ -206,10 +208,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::shared_ptr<const Runtime> runtime = world.runtimes[0];
   const char* const hideable[] = {"example.com/rsa-a", "example.com/rsa-b", "example.com/ed", "tenant.example/tn-ed"};
 
+  static const bool debug = std::getenv("SIGNET_FUZZ_DEBUG") != nullptr;  // each event on stderr
   for (int events = 0; !in.empty() && events < 2000; ++events) {
     Connection& c = *conn;
     const std::size_t before = g_lines;
-    switch (in.byte() % 13) {
+    const int op = in.byte() % 13;
+    if (debug) std::fprintf(stderr, "event %d: op %d, %zu log lines\n", events, op, g_lines);
+    switch (op) {
       case 0:  // negotiate: SMFIP_HDR_LEADSPC granted or not
         c.leading_space = in.byte() & 1;
         c.session.set_leading_space(c.leading_space);
@@ -251,6 +256,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string name(in.str());
         const std::string value(in.str());
         c.session.header(name, value);
+        if (debug) std::fprintf(stderr, "  header [%s] [%s]\n", name.c_str(), value.c_str());
         expect_lines(before, 0, "header");
         if (c.open && !c.headers_ended) c.fields.push_back(field_from_mta(name, value, c.leading_space));
         break;
@@ -286,7 +292,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         FUZZ_CHECK(r.headers.empty() || c.headers_ended, "headers from a message whose header never ended");
         // The log line says "signed" exactly when signatures come back.
-        const bool says_signed = g_lines > before && g_last_line.find(": signed stream=") != std::string::npos;
+        const std::string& qid = c.session.queue_id();
+        const std::string signed_line = (qid.empty() ? "NOQUEUE" : qid) + ": signed stream=";
+        const bool says_signed = g_lines > before && g_last_line.rfind(signed_line, 0) == 0;
         FUZZ_CHECK(says_signed == !r.headers.empty(), "the log line and the headers disagree: " + g_last_line);
         c.session.reset();
         break;
