@@ -17,7 +17,9 @@ build: deps
 
 # The whole suite, then the milter's tests once more under AddressSanitizer
 # and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks
-# in the daemon fail the run.
+# in the daemon fail the run. Last, every libFuzzer target for
+# FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
+# crash, leak, timeout or sanitizer report fails the run.
 ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload
 
 test: build
@@ -25,6 +27,9 @@ test: build
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON -DSIGNET_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j $(JOBS) -R '$(ASAN_TESTS)'
+	@$(FUZZ_CMAKE) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets -- --no-print-directory
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_TEST_SECONDS) 2
 
 # The libFuzzer targets (tests/fuzz/), one per parser, in a clang build of
 # their own ($(BUILD)-fuzz: libraries and targets under ASan+UBSan), each run
