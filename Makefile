@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test tsan demo bench docs deb clean
+.PHONY: all deps build test tsan demo bench docs deb fuzz fuzz-build clean
 
 all: build
 
@@ -17,7 +17,9 @@ build: deps
 
 # The whole suite, then the milter's tests once more under AddressSanitizer
 # and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks
-# in the daemon fail the run.
+# in the daemon fail the run. Last, every libFuzzer target for
+# FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
+# crash, leak, timeout or sanitizer report fails the run.
 ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege
 
 test: build
@@ -26,6 +28,7 @@ test: build
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j $(JOBS) -R '$(ASAN_TESTS)'
 	@$(MAKE) --no-print-directory tsan
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_JOBS=2
 	@scripts/check-key-leaks $(BUILD) $(BUILD)-asan $(BUILD)-tsan
 
 # ThreadSanitizer over the daemon under concurrent load with reloads
@@ -41,6 +44,25 @@ tsan: deps
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 	@if grep -l "WARNING: ThreadSanitizer" $$(find $(BUILD)-tsan/tests -name '*.log') 2>/dev/null; then \
 	  echo "make tsan: ThreadSanitizer reports in the files above" >&2; exit 1; fi
+
+# The libFuzzer targets (tests/fuzz/), one per parser, in a clang build of
+# their own ($(BUILD)-fuzz: libraries and targets under ASan+UBSan), each run
+# for FUZZ_SECONDS, FUZZ_JOBS at a time. Seeds are read from
+# tests/fuzz/corpus/ and never written; what the fuzzer finds stays in
+# $(BUILD)-fuzz/fuzz/corpus/ for the next run.
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 60
+FUZZ_JOBS ?= 2
+FUZZ_CMAKE = cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DSIGNET_FUZZ=ON -DSIGNET_BENCH=OFF
+
+fuzz-build: deps
+	@$(FUZZ_CMAKE) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets -- --no-print-directory
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 demo: build
 	@scripts/demo $(BUILD)
@@ -65,4 +87,4 @@ deb: deps
 	@scripts/make-deb $(BUILD)-deb
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-tsan $(BUILD)-deb
+	rm -rf $(BUILD) $(BUILD)-bench $(BUILD)-asan $(BUILD)-tsan $(BUILD)-deb $(BUILD)-fuzz

@@ -14,7 +14,7 @@ namespace signet::conf {
 namespace {
 
 constexpr std::int64_t kDay = 86400;
-constexpr std::int64_t kMax = std::int64_t{1} << 40;  // "no practical bound" for counts
+constexpr std::int64_t kMax = std::int64_t{1} << 40;  // "no practical bound" for byte counts
 
 Status bad(std::string why) { return permanent_error(std::move(why)); }
 

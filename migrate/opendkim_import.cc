@@ -9,6 +9,7 @@
 #include "base/ascii.h"
 #include "canon/body.h"
 #include "conf/cidr.h"
+#include "conf/options.h"
 #include "conf/values.h"
 #include "signer/header_select.h"
 
@@ -691,6 +692,13 @@ Status translate_signature(Builder& b) {
   if (const OdSetting* s = b.conf.find("SignatureTTL")) {
     const long ttl = std::strtol(s->value.c_str(), nullptr, 0);
     if (ttl < 0) return at(s->origin, "SignatureTTL " + s->value + ": a negative lifetime");
+    // signet's expire has bounds (conf/options.h): a lifetime outside them
+    // would give a signet.conf that signet-milter refuses to load.
+    const conf::OptionSpec& expire = *conf::find_option(conf::Scope::Stream, "expire");
+    if (ttl > 0 && (ttl < expire.min || ttl > expire.max)) {
+      return at(s->origin, "SignatureTTL " + s->value + ": signet's signature lifetime (expire, x=) is " +
+                               conf::allowed(expire) + "; set SignatureTTL within that range, or 0 for no x=");
+    }
     if (ttl > 0) {
       b.stream_option("expire", duration_text(ttl), s);
       b.done(*s, "expire = " + duration_text(ttl) + " (x=)");

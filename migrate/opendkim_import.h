@@ -30,7 +30,8 @@
 // whose meaning is not a domain, *.domain or everything ("*@*example.com"),
 // "%" where the domain would vary per message, an inline key in the
 // KeyTable, an InternalHosts exclusion ("!host": signet's internal-hosts has
-// none, and dropping it would trust that host), an unknown option value.
+// none, and dropping it would trust that host), an unknown option value, a
+// SignatureTTL outside signet's expire range (1h..366d).
 // Refused on purpose and listed (the rest imports): l= settings
 // (BodyLengthDB, MaximumSignedBytes; signet never emits l=, docs/dkim.md),
 // rsa-sha1 (RFC 8301). Verify-mode settings are listed as out of scope.

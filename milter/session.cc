@@ -24,6 +24,10 @@ void Session::note_queue_id(std::string_view id) {
 
 Verdict Session::begin(std::shared_ptr<const Runtime> runtime, std::string sasl_login, std::string envelope_from,
                        std::string queue_id) {
+  // A message still in progress ended without its end of message or abort
+  // (libmilter aborts it first; a caller driving the Session may not): it
+  // gets its one log line too.
+  if (runtime_) abandon("a new message began before this one ended");
   reset();
   runtime_ = std::move(runtime);
   started_ = std::chrono::steady_clock::now();
@@ -45,7 +49,9 @@ Verdict Session::begin(std::shared_ptr<const Runtime> runtime, std::string sasl_
 }
 
 void Session::header(std::string_view name, std::string_view value) {
-  if (!error_.empty()) return;
+  // Outside a message, or after its end of headers: nothing to sign it into.
+  // (After end_of_headers the signers hold views of fields_, which must not move.)
+  if (!runtime_ || headers_ended_ || !error_.empty()) return;
   const conf::Config& cfg = runtime_->config;
   if (++field_count_ > cfg.max_headers) {
     error_ = fmt::format("more than {} header fields (max-headers)", cfg.max_headers);
@@ -80,6 +86,8 @@ void Session::header(std::string_view name, std::string_view value) {
 }
 
 Verdict Session::end_of_headers(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden) {
+  if (!runtime_) return Verdict::Accept;      // no message in progress: nothing to decide
+  if (headers_ended_) return Verdict::Continue;  // said once already
   note_queue_id(queue_id);
   if (!error_.empty()) return trouble(error_);
   const conf::Config& cfg = runtime_->config;
@@ -108,6 +116,7 @@ Verdict Session::end_of_headers(std::string_view queue_id, std::int64_t now, con
     reset();
     return Verdict::Accept;
   }
+  headers_ended_ = true;
   return Verdict::Continue;
 }
 
@@ -127,6 +136,8 @@ std::vector<SigningKey> Session::keys_at(const conf::Stream& stream, std::int64_
 }
 
 Verdict Session::body(std::string_view chunk) {
+  // Body bytes before the end of headers would be missing from the body hash.
+  if (runtime_ && !headers_ended_ && error_.empty()) error_ = "body before the end of the header (MTA events out of order)";
   if (signers_.empty()) return Verdict::Continue;
   body_bytes_ += chunk.size();
   if (body_bytes_ > runtime_->config.max_body_bytes) {
@@ -137,8 +148,10 @@ Verdict Session::body(std::string_view chunk) {
 }
 
 EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, const keystore::HiddenKeys& hidden) {
-  note_queue_id(queue_id);
   EndResult out;
+  if (!runtime_) return out;  // no message in progress (ended already, or never begun): Accept, no line
+  note_queue_id(queue_id);
+  if (!headers_ended_ && error_.empty()) error_ = "end of message before the end of the header (MTA events out of order)";
   if (!error_.empty()) {
     out.verdict = trouble(error_);
     return out;
@@ -180,6 +193,10 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
   Log::info(fmt::format("{}: {} stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_),
                         dry == signers_.size() ? "dry-run, not inserted:" : "signed", stream_list, added, body_bytes,
                         ms, trust_));
+  // The message is over (its line written); queue_id() stays for the caller's
+  // own lines until reset().
+  signers_.clear();
+  runtime_.reset();
   out.verdict = Verdict::Continue;
   return out;
 }
@@ -210,6 +227,7 @@ void Session::reset() {
   body_bytes_ = 0;
   error_.clear();
   already_.clear();
+  headers_ended_ = false;
 }
 
 }  // namespace signet::milter

@@ -21,6 +21,11 @@
 //                  A stream in dry-run signs and logs, and its headers are dropped.
 // The clock and the hidden keys (DNS watch) are inputs, from the caller.
 //
+// Events may come in any order: outside a message (before begin(), after its
+// end) they do nothing and log nothing; a header after the end of headers is
+// ignored; body or end of message before it, and a begin() while a message is
+// in progress, end that message with its log line. So every begin() leaves
+// exactly one log line, and signatures come only from end_of_message.
 // Every outcome is a value (never an exception). A message signet cannot sign
 // is accepted unsigned, or tempfailed when on-error = tempfail, with one log
 // line saying why. Thread safety: one Session per connection (libmilter runs
@@ -103,6 +108,7 @@ class Session {
                                   std::vector<std::string>* skipped) const;
   std::vector<std::pair<std::string, std::string>> already_;  // (d=, s=) already on the message
   std::vector<StreamSigner> signers_;
+  bool headers_ended_ = false;  // end_of_headers said Continue: fields_ is final
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -376,7 +376,22 @@ TEST(OpendkimImport, SignatureOptionsMapToStreamOptions) {
   EXPECT_EQ((" " + sign + " ").find(" cc "), std::string::npos);
   EXPECT_NE(sign.find("from"), std::string::npos);  // the default list, changed by the delta
   EXPECT_EQ(option(t->stream_options, "oversign-headers")->value, "from reply-to");
-  EXPECT_EQ(option(translate(std::string(kSingleKey) + "SignatureTTL 90\n")->stream_options, "expire")->value, "90s");
+  EXPECT_EQ(option(translate(std::string(kSingleKey) + "SignatureTTL 3601\n")->stream_options, "expire")->value, "3601s");
+}
+
+// Found by fuzz_opendkim (the translation must load in signet-milter; seed
+// tests/fuzz/corpus/fuzz_opendkim/signature-ttl-out-of-range): SignatureTTL 90
+// became expire = 90s, which signet refuses (1h..366d), so the import failed
+// late, naming the generated file instead of the OpenDKIM line.
+TEST(OpendkimImport, SignatureTtlOutsideSignetsExpireRangeIsRefusedNamingItsLine) {
+  for (const char* ttl : {"90", "3599", "31708801", "0x7fffffffffffffff"}) {
+    const std::string e = error_of(std::string(kSingleKey) + "SignatureTTL " + ttl + "\n");
+    EXPECT_NE(e.find("/etc/opendkim.conf:4: SignatureTTL"), std::string::npos) << e;
+    EXPECT_NE(e.find("1h..366d"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(translate(std::string(kSingleKey) + "SignatureTTL 3600\n").ok());
+  EXPECT_TRUE(translate(std::string(kSingleKey) + "SignatureTTL 31622400\n").ok());
+  EXPECT_TRUE(translate(std::string(kSingleKey) + "SignatureTTL 0\n").ok());
 }
 
 TEST(OpendkimImport, EverySettingIsReportedOnce) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "keystore/key_file.h"
+#include "milter/log.h"
 #include "milter/session.h"
 #include "signer/key_record.h"
 #include "signer/message.h"
@@ -326,4 +327,121 @@ TEST(SessionLimits, FieldBytesAtTheBoundSignsOnePastFollowsOnError) {
   Fixture past("on-error = tempfail\nmax-header-bytes = " + std::to_string(field - 1) + "\n");
   EXPECT_TRUE(run_with(past, fields, "b\r\n", &early).headers.empty());
   EXPECT_EQ(early, Verdict::Tempfail);
+}
+
+// ---------------------------------------------------------------------------
+// Found by fuzzing (tests/fuzz/fuzz_session.cc: MTA events in any order; the
+// inputs are in tests/fuzz/corpus/fuzz_session/crash-*). Every message leaves
+// exactly one log line, and events outside a message do nothing.
+
+namespace {
+
+// Counts the log lines written while it lives, and keeps them.
+class CapturedLog {
+ public:
+  CapturedLog() {
+    lines().clear();
+    Log::capture([](std::string_view line) { lines().emplace_back(line); });
+  }
+  ~CapturedLog() { Log::capture(nullptr); }
+  static std::vector<std::string>& lines() {
+    static std::vector<std::string> v;
+    return v;
+  }
+};
+
+}  // namespace
+
+// crash-header-before-mail-from: header() before begin() dereferenced the
+// absent Runtime (a null shared_ptr).
+TEST(Session, EventsOutsideAMessageDoNothingAndLogNothing) {
+  Fixture fx;
+  CapturedLog log;
+  Session s("127.0.0.1", "smtpd");
+  s.header("From", " a@example.com");
+  EXPECT_EQ(s.end_of_headers("Q", 1764150000, {}), Verdict::Accept);
+  s.body("x\r\n");
+  EndResult r = s.end_of_message("Q", 1764150000, {});
+  EXPECT_EQ(r.verdict, Verdict::Accept);
+  EXPECT_TRUE(r.headers.empty());
+  s.abandon("aborted");
+  EXPECT_TRUE(CapturedLog::lines().empty());
+  // After a message's end, the same: no second line, no second signature.
+  ASSERT_EQ(fx.run(s, kFields, "Hi\r\n").headers.size(), 2u);
+  ASSERT_EQ(CapturedLog::lines().size(), 1u);
+  s.header("X-Late", " 1");
+  r = s.end_of_message("Q1", 1764150000, {});
+  EXPECT_TRUE(r.headers.empty());
+  s.abandon("connection closed mid-message");
+  EXPECT_EQ(CapturedLog::lines().size(), 1u);
+}
+
+// crash-header-after-end-of-headers: a header after end_of_headers grew the
+// stored fields, moving the strings the signers held views of
+// (heap-use-after-free at end of message). The header block ended at the
+// empty line (RFC 5322 §2.1): a late field is not part of it and is ignored.
+TEST(Session, HeaderAfterEndOfHeadersIsIgnoredAndTheSignatureVerifies) {
+  Fixture fx;
+  CapturedLog log;
+  Session s("203.0.113.9", "inbound");
+  ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q1"), Verdict::Continue);
+  for (const auto& [n, v] : kFields) s.header(n, v);
+  ASSERT_EQ(s.end_of_headers("Q1", 1764150000, {}), Verdict::Continue);
+  for (int i = 0; i < 100; ++i) s.header("X-Late", " " + std::to_string(i));
+  s.header("From", " mallory@example.net");
+  s.body("Hello.\r\n");
+  const EndResult r = s.end_of_message("Q1", 1764150000, {});
+  ASSERT_EQ(r.headers.size(), 2u);
+  for (const auto& v : fx.verify(r, kFields, "Hello.\r\n")) EXPECT_TRUE(v.pass()) << v.authentication_results();
+  EXPECT_EQ(CapturedLog::lines().size(), 1u);
+}
+
+TEST(Session, EndOfHeadersTwiceSignsOnce) {
+  Fixture fx;
+  Session s("203.0.113.9", "inbound");
+  ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q1"), Verdict::Continue);
+  for (const auto& [n, v] : kFields) s.header(n, v);
+  ASSERT_EQ(s.end_of_headers("Q1", 1764150000, {}), Verdict::Continue);
+  ASSERT_EQ(s.end_of_headers("Q1", 1764150000, {}), Verdict::Continue);
+  s.body("Hello.\r\n");
+  EXPECT_EQ(s.end_of_message("Q1", 1764150000, {}).headers.size(), 2u);
+}
+
+// Body bytes before the end of headers are not in the body hash, so such a
+// message is never signed: one line, the on-error policy. The same for an end
+// of message that comes before the end of headers.
+TEST(Session, BodyOrEndBeforeTheEndOfHeadersIsNotSignedWithOneLogLine) {
+  Fixture fx("on-error = tempfail\n");
+  for (bool with_body : {true, false}) {
+    CapturedLog log;
+    Session s("203.0.113.9", "inbound");
+    ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q1"), Verdict::Continue);
+    for (const auto& [n, v] : kFields) s.header(n, v);
+    if (with_body) {
+      s.body("early\r\n");
+      EXPECT_EQ(s.end_of_headers("Q1", 1764150000, {}), Verdict::Tempfail);
+    } else {
+      const EndResult r = s.end_of_message("Q1", 1764150000, {});
+      EXPECT_EQ(r.verdict, Verdict::Tempfail);
+      EXPECT_TRUE(r.headers.empty());
+    }
+    ASSERT_EQ(CapturedLog::lines().size(), 1u);
+    EXPECT_NE(CapturedLog::lines()[0].find("NOT SIGNED"), std::string::npos) << CapturedLog::lines()[0];
+  }
+}
+
+// A MAIL FROM while a message is in progress (no end of message, no abort):
+// the message it replaces gets its one line, then the new one goes on.
+TEST(Session, NewMessageWhileOneIsInProgressLogsTheFirstOnce) {
+  Fixture fx;
+  CapturedLog log;
+  Session s("203.0.113.9", "inbound");
+  ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q1"), Verdict::Continue);
+  s.header("From", " carol@example.com");
+  ASSERT_EQ(CapturedLog::lines().size(), 0u);
+  const EndResult r = fx.run(s, kFields, "Hi\r\n");
+  ASSERT_EQ(r.headers.size(), 2u);
+  ASSERT_EQ(CapturedLog::lines().size(), 2u);
+  EXPECT_NE(CapturedLog::lines()[0].find("Q1: not signed: a new message began"), std::string::npos);
+  EXPECT_NE(CapturedLog::lines()[1].find("Q1: signed"), std::string::npos);
 }
