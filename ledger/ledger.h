@@ -1,0 +1,37 @@
+// ledger/ledger.h — the signing ledger: per UTC day, stream, d=, s= and
+// algorithm, how many signatures signet made. Written by signet-milter
+// (counts gathered off the signing path, flushed to SQLite at least every
+// minute: store/sqlite.h), read by `signet ledger`, `signet replay check` and
+// `signet audit`. docs/observability.md describes the file.
+//
+// The shapes below are the contract the readers (replay, audit, the CLI) use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace signet::ledger {
+
+// One ledger row: `count` signatures made on `day` (UTC, "YYYY-MM-DD") by
+// `stream` with d=`domain` s=`selector` a=`algorithm` ("rsa-sha256" |
+// "ed25519-sha256"). Rows are unique on (day, stream, domain, selector,
+// algorithm).
+struct LedgerRow {
+  std::string day;
+  std::string stream;
+  std::string domain;
+  std::string selector;
+  std::string algorithm;
+  std::int64_t count = 0;
+};
+
+// Every row with day >= since_day ("" = all), ordered by day, stream, domain,
+// selector, algorithm. Fails naming the file when it is missing, unreadable
+// or not a ledger.
+Result<std::vector<LedgerRow>> read_ledger(const std::string& path, std::string_view since_day);
+
+}  // namespace signet::ledger
