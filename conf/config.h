@@ -43,6 +43,7 @@ struct Stream {
   keystore::RotationPolicy rotation;      // rotate-every, overlap, emergency-overlap, propagation-delay
   std::vector<std::string> sasl_logins;  // tenant binding, globs
   CidrSet hosts;                          // tenant binding by client network
+  std::optional<CidrSet> sending_networks;  // replay check: replaces the global sending-networks
 
   bool bound() const { return !sasl_logins.empty() || !hosts.empty(); }
 };
@@ -85,6 +86,10 @@ struct Config {
   std::string dns_server;            // ADDR[:PORT]; empty = the system resolver
   int dns_check_interval = 60;       // seconds between checks
   std::vector<std::string> includes;  // globs of [stream.*]/[rule.*] files
+  // Replay detection (signet replay check); ratios in hundredths.
+  CidrSet sending_networks;
+  std::int64_t replay_floor = 100, replay_ratio_pct = 150;
+  std::int64_t failure_floor = 50, failure_ratio_pct = 5;
   bool check_config = false;
   std::optional<std::string> exit_early;  // --help / --version text
 
@@ -93,6 +98,11 @@ struct Config {
   std::vector<Rule> rules;
 
   const Stream* find_stream(std::string_view name) const;
+  // The networks a stream's mail leaves from: its own, else the global ones
+  // (possibly empty: none configured).
+  const CidrSet& sending_networks_of(const Stream& s) const {
+    return s.sending_networks ? *s.sending_networks : sending_networks;
+  }
   keystore::LoadOptions key_options() const { return {allow_group_readable_keys, overlap_signing}; }
 };
 

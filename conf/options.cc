@@ -5,6 +5,7 @@
 #include "conf/options.h"
 
 #include <array>
+#include <optional>
 #include <type_traits>
 
 #include "base/ascii.h"
@@ -150,6 +151,31 @@ const std::array kOptions = {
     OptionSpec{"overlap-signing", Scope::Global, Kind::Duration, "0", 0, 7 * kDay, nullptr, false,
                "after a cutover, also sign with the outgoing key this long (0: off)",
                &number<&Config::overlap_signing>},
+    // Replay detection (`signet replay check`, docs/observability.md): what
+    // receivers may report beyond what we account for before it is a finding.
+    OptionSpec{"sending-networks", Scope::Global, Kind::Networks, nullptr, 0, 0, nullptr, true,
+               "the public addresses (IPv4/IPv6 CIDRs) our MTAs send from, as receivers see them: `signet replay "
+               "check` reports our selectors passing DKIM from anywhere else as possible replay (a stream's own "
+               "sending-networks replaces this for it)",
+               [](Config& c, const Value& v) { return add_networks(c.sending_networks, v); }},
+    OptionSpec{"replay-floor", Scope::Global, Kind::Count, "100", 0, 1'000'000'000, nullptr, false,
+               "passing messages a day one selector may have beyond what signet accounts for (from outside "
+               "sending-networks, or over the ledgers' count) before `signet replay check` reports possible "
+               "replay: forwarders and mailing lists re-send some of our mail from their own addresses",
+               &number<&Config::replay_floor>},
+    OptionSpec{"replay-ratio", Scope::Global, Kind::Ratio, "1.5", 100, 100'000, nullptr, false,
+               "receivers' dkim=pass count over the ledgers' signed count, per selector and day, above which (and "
+               "replay-floor over it) `signet replay check` reports possible replay; above 1 because a forwarded "
+               "message is reported again by the receiver it is forwarded to",
+               &number<&Config::replay_ratio_pct>},
+    OptionSpec{"failure-floor", Scope::Global, Kind::Count, "50", 0, 1'000'000'000, nullptr, false,
+               "DKIM failures one reporting org may show for a stream's mail (over the check's window) before "
+               "`signet replay check` reports that something breaks signatures after signing",
+               &number<&Config::failure_floor>},
+    OptionSpec{"failure-ratio", Scope::Global, Kind::Ratio, "0.05", 1, 100, nullptr, false,
+               "the share of a stream's mail one reporting org may see fail DKIM before it is a finding (with "
+               "failure-floor); direct mail from our own networks fails well under 1% when nothing breaks it",
+               &number<&Config::failure_ratio_pct>},
     OptionSpec{"include", Scope::Global, Kind::Path, nullptr, 0, 0, nullptr, true,
                "more files of [stream.*] and [rule.*] sections, a glob (e.g. /etc/signet/streams.d/*.conf)",
                [](Config& c, const Value& v) -> Status {
@@ -246,6 +272,14 @@ const std::array kOptions = {
     OptionSpec{"hosts", Scope::Stream, Kind::Networks, nullptr, 0, 0, nullptr, true,
                "tenant binding: only clients in these networks may sign with this stream (without SASL)", nullptr,
                [](StreamDraft& s, const Value& v) { return add_networks(s.stream.hosts, v); }},
+    OptionSpec{"sending-networks", Scope::Stream, Kind::Networks, nullptr, 0, 0, nullptr, true,
+               "this stream's sending networks for `signet replay check`, replacing the global sending-networks "
+               "(a stream sent through an MTA pool of its own)",
+               nullptr,
+               [](StreamDraft& s, const Value& v) -> Status {
+                 if (!s.stream.sending_networks) s.stream.sending_networks = CidrSet{};
+                 return add_networks(*s.stream.sending_networks, v);
+               }},
     OptionSpec{"body-length", Scope::Stream, Kind::Refused, nullptr, 0, 0, nullptr, false,
                "refused: signet never emits l= (content appended after the signed length would still verify)"},
     OptionSpec{"l", Scope::Stream, Kind::Refused, nullptr, 0, 0, nullptr, false,
@@ -291,6 +325,28 @@ std::string format_seconds(std::int64_t s) {
   return std::to_string(s) + "s";
 }
 
+// Hundredths as the shortest decimal: 150 -> "1.5", 5 -> "0.05", 100000 -> "1000".
+std::string format_ratio(std::int64_t h) {
+  std::string out = std::to_string(h / 100);
+  const std::int64_t frac = h % 100;
+  if (frac == 0) return out;
+  if (frac % 10 == 0) return out + "." + std::to_string(frac / 10);
+  return out + (frac < 10 ? ".0" : ".") + std::to_string(frac);
+}
+
+// "1.5" -> 150, "0.05" -> 5, "2" -> 200; nullopt for anything else.
+std::optional<std::int64_t> parse_ratio(std::string_view text) {
+  const std::size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  const auto digits = [](std::string_view d) { return d.find_first_not_of("0123456789") == std::string_view::npos; };
+  if (whole.empty() || whole.size() > 12 || !digits(whole) || frac.size() > 2 || !digits(frac)) return std::nullopt;
+  if (dot != std::string_view::npos && frac.empty()) return std::nullopt;
+  std::int64_t h = std::stoll(std::string(whole)) * 100;
+  if (!frac.empty()) h += std::stoll(std::string(frac)) * (frac.size() == 1 ? 10 : 1);
+  return h;
+}
+
 }  // namespace
 
 std::span<const OptionSpec> option_table() { return kOptions; }
@@ -316,6 +372,7 @@ std::string allowed(const OptionSpec& o) {
     case Kind::Count:
     case Kind::Bytes: return std::to_string(o.min) + ".." + std::to_string(o.max);
     case Kind::Duration: return format_seconds(o.min) + ".." + format_seconds(o.max);
+    case Kind::Ratio: return format_ratio(o.min) + ".." + format_ratio(o.max);
     case Kind::Bool: return "true | false";
     case Kind::Choice: {
       std::string out;
@@ -361,6 +418,13 @@ Result<Value> check_value(const OptionSpec& o, std::string_view text) {
       const auto d = text == "0" ? std::optional<std::int64_t>(0) : parse_duration(text);
       if (!d) return refuse("not a duration (30s, 5m, 12h, 7d or seconds)");
       v.number = *d;
+      if (v.number < o.min || v.number > o.max) return refuse("out of range");
+      return v;
+    }
+    case Kind::Ratio: {
+      const auto r = parse_ratio(text);
+      if (!r) return refuse("not a decimal number (1.5, 0.05)");
+      v.number = *r;
       if (v.number < o.min || v.number > o.max) return refuse("out of range");
       return v;
     }

@@ -18,7 +18,10 @@
 //                               ("1..1000000", "0s..1h", "accept | tempfail")
 // Kinds: Count/Bytes are integers in [min, max]; Duration is "30s", "5m",
 // "12h", "7d" or plain seconds, in [min, max] seconds ("0" only when min is
-// 0); Bool is true/yes/on/1 or false/no/off/0; Choice is one of `choices`;
+// 0); Ratio is a decimal with at most two places ("1.5", "0.05"), kept as
+// hundredths in Value::number and bounded by [min, max] hundredths, so a
+// threshold compares exactly in integers; Bool is true/yes/on/1 or
+// false/no/off/0; Choice is one of `choices`;
 // Refused options exist only to be refused with their help as the reason
 // (body-length: signet never emits l=).
 // Fails: never throws.
@@ -35,11 +38,11 @@
 namespace signet::conf {
 
 enum class Scope { Global, Stream, Rule };
-enum class Kind { Text, Path, Bool, Count, Bytes, Duration, Choice, List, Networks, Domain, Canonicalization, Refused };
+enum class Kind { Text, Path, Bool, Count, Bytes, Duration, Ratio, Choice, List, Networks, Domain, Canonicalization, Refused };
 
 struct Value {
   std::string text;         // as written, trimmed
-  std::int64_t number = 0;  // Count, Bytes, Duration (seconds)
+  std::int64_t number = 0;  // Count, Bytes, Duration (seconds), Ratio (hundredths)
   bool flag = false;        // Bool
 };
 

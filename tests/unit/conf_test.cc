@@ -329,3 +329,42 @@ TEST(OptionTable, BooleanFlagOnTheCommandLineMeansTrue) {
   EXPECT_TRUE(cfg->foreground);
   EXPECT_TRUE(cfg->log_to_stderr);
 }
+
+// The replay check's options: ratios in hundredths, sending networks per stream.
+TEST(OptionTable, RatiosAreDecimalsKeptAsHundredths) {
+  const OptionSpec* ratio = find_option(Scope::Global, "replay-ratio");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_EQ(allowed(*ratio), "1..1000");
+  EXPECT_EQ(allowed(*find_option(Scope::Global, "failure-ratio")), "0.01..1");
+  EXPECT_EQ(check_value(*ratio, "1.5")->number, 150);
+  EXPECT_EQ(check_value(*ratio, "2")->number, 200);
+  EXPECT_EQ(check_value(*ratio, "1.05")->number, 105);
+  EXPECT_EQ(check_value(*find_option(Scope::Global, "failure-ratio"), "0.05")->number, 5);
+  for (const char* bad : {"1.555", "1.", ".5", "1,5", "-2", "", "1e3"}) {
+    auto v = check_value(*ratio, bad);
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_NE(v.error().message.find("not a decimal number"), std::string::npos) << v.error().message;
+  }
+  EXPECT_EQ(check_value(*ratio, "0.99").error().message, "out of range; allowed: 1..1000");
+}
+
+TEST(OptionTable, ReplayDefaultsAndStreamSendingNetworksReplaceTheGlobal) {
+  const std::string dir = temp_dir();
+  auto cfg = load(write_temp(dir, "signet.conf",
+                             "sending-networks = 192.0.2.0/24\nreplay-ratio = 2.25\n[stream.a]\ndomain = a.example\n"
+                             "[stream.b]\ndomain = b.example\nsending-networks = 198.51.100.0/24\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->replay_ratio_pct, 225);
+  EXPECT_EQ(cfg->replay_floor, 100);
+  EXPECT_EQ(cfg->failure_floor, 50);
+  EXPECT_EQ(cfg->failure_ratio_pct, 5);
+  const CidrSet& a = cfg->sending_networks_of(*cfg->find_stream("a"));
+  const CidrSet& b = cfg->sending_networks_of(*cfg->find_stream("b"));
+  EXPECT_TRUE(a.contains("192.0.2.7"));
+  EXPECT_FALSE(b.contains("192.0.2.7"));
+  EXPECT_TRUE(b.contains("198.51.100.7"));
+  auto bad = load(write_temp(dir, "bad.conf", "failure-ratio = 1.5\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bad.conf:1: failure-ratio = 1.5: out of range; allowed: 0.01..1"), std::string::npos)
+      << bad.error().message;
+}
