@@ -126,7 +126,7 @@ void replay_findings(const Input& in, const Counts& c, std::vector<Finding>& out
   if (!foreign && !excess) return;
   for (auto& [ip, tally] : sources) f.sources.push_back({ip, tally.count, {tally.orgs.begin(), tally.orgs.end()}});
   std::stable_sort(f.sources.begin(), f.sources.end(), [](const Source& a, const Source& b) { return a.count > b.count; });
-  std::string msg = "possible replay of " + s.selector + " (" + std::string(state_name(s.state)) + ")";
+  std::string msg = "possible replay (the key is " + std::string(state_name(s.state)) + ")";
   if (foreign) {
     f.signals.push_back("foreign-sources");
     std::string ips;

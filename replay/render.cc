@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "base/time.h"
 
@@ -94,11 +95,13 @@ constexpr const char* kStyle =
     "code{background:#f3f3f3;padding:0 .3em}"
     "table{border-collapse:collapse;margin-top:.5em}td,th{border:1px solid #ccc;padding:.1em .6em;text-align:right}"
     "th:first-child,td:first-child{text-align:left}"
-    ".signed{fill:#3b6ea5}.passed{fill:#e08a1e}.key{font-size:12px}svg text{font-size:11px;fill:#444}";
+    ".signed{fill:#3b6ea5}.passed{fill:#e08a1e}.flag{fill:#fbe3e3}.key{font-size:12px}svg text{font-size:11px;fill:#444}";
 
 // One selector's bars: two per day with volume (signed, receiver-passed),
-// scaled to the selector's busiest day; days without volume keep their slot.
-std::string selector_svg(const SelectorDays& s, const std::vector<std::string>& days) {
+// scaled to the selector's busiest day (labelled, so two charts are not read
+// on one scale); days without volume keep their slot; days a finding names
+// get a red band behind them.
+std::string selector_svg(const SelectorDays& s, const std::vector<std::string>& days, const std::set<std::string>& flagged) {
   constexpr int kSlot = 44, kBar = 16, kHeight = 160, kTop = 10, kLeft = 10, kLabel = 30;
   std::int64_t top = 1;
   for (const DayCount& d : s.days) top = std::max({top, d.signed_count, d.passed});
@@ -109,8 +112,15 @@ std::string selector_svg(const SelectorDays& s, const std::vector<std::string>& 
       width, kTop + kHeight + kLabel, html(s.selector));
   out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#888\"/>\n", kLeft, kTop + kHeight,
                      width - kLeft);
+  out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#ddd\"/><text x=\"{2}\" y=\"{3}\" "
+                     "text-anchor=\"end\">{4}</text>\n",
+                     kLeft, kTop, width - kLeft, kTop + 10, top);
   for (std::size_t i = 0; i < days.size(); ++i) {
     const int x = kLeft + kSlot * static_cast<int>(i);
+    if (flagged.count(days[i])) {
+      out += fmt::format("<rect class=\"flag\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" data-flag-day=\"{}\"/>\n", x + 1,
+                         kTop, kSlot - 2, kHeight, days[i]);
+    }
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x + kSlot / 2,
                        kTop + kHeight + 16, days[i].substr(5));
     const auto d = std::find_if(s.days.begin(), s.days.end(), [&](const DayCount& c) { return c.day == days[i]; });
@@ -241,7 +251,12 @@ std::string format_html(const Report& r) {
         "<h2>s={1} d={0} ({4}, {3})</h2>\n",
         html(s.domain), html(s.selector), html(s.stream), html(s.state),
         s.stream.empty() ? "in no register row" : "stream " + html(s.stream));
-    out += selector_svg(s, days) + selector_table(s) + "</section>\n";
+    std::set<std::string> flagged;
+    for (const Finding& f : r.findings) {
+      if (f.domain != s.domain || f.selector != s.selector) continue;
+      for (const DayCount& d : f.days) flagged.insert(d.day);
+    }
+    out += selector_svg(s, days, flagged) + selector_table(s) + "</section>\n";
   }
   if (r.selectors.empty()) out += "<p>No signatures in the ledgers and no reports for our domains in this window.</p>\n";
   return out + "</body>\n</html>\n";

@@ -50,6 +50,9 @@ TEST(ReplayRender, HtmlHasABarPairPerDayWithVolumeCarryingItsCount) {
   // The x axis has every day of the window, with or without volume.
   EXPECT_EQ(count(page, std::regex(">11-25</text>")), 2u);
   EXPECT_NE(page.find("<td data-series=\"passed_foreign\">5500</td>"), std::string::npos);
+  // The finding's day is marked in its selector's chart only.
+  EXPECT_EQ(count(page, std::regex("<rect class=\"flag\"[^>]*data-flag-day=\"2026-11-26\"")), 1u);
+  EXPECT_EQ(count(page, std::regex("class=\"flag\"")), 1u);
   EXPECT_NE(page.find("default-src 'none'"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
   EXPECT_EQ(page.find("src="), std::string::npos);
