@@ -113,8 +113,11 @@ void Reloader::run() {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto next = holder_.current()->keys->next_change(checked);
     if (next && now >= *next) {
-      log_schedule(now);
-      checked = now;
+      // One line per instant, stating the keys from that instant on: when the
+      // thread wakes late (a slow reload, a loaded host) and several instants
+      // have passed, each still gets its own line, in order.
+      log_schedule(*next);
+      checked = *next;
       continue;
     }
     int timeout_ms = -1;

@@ -53,6 +53,7 @@ class KeySet:
                 self.rows.append((sel, alg, bits, "example.com/%s.key" % sel, frm, until))
         self.keys = make_keys(signet, keydir, specs, dir_mode=0o700)
         self.created = now - 120
+        self.cuts = cuts
         self.last_cut = cuts[-1]
 
     def manifest(self, rev, extra=""):
@@ -203,7 +204,7 @@ def rewrite_while_loading(ks, min_seconds):
     return modes, refused_by_tool
 
 
-def check_milter_log(c, milter, modes, refused_by_tool, pipeline_messages):
+def check_milter_log(c, milter, modes, refused_by_tool, pipeline_messages, cuts):
     """Every invalid set refused with its reason, every cutover logged."""
     log = milter.log_lines()
     refused = [l for l in log if "reload refused" in l]
@@ -219,6 +220,12 @@ def check_milter_log(c, milter, modes, refused_by_tool, pipeline_messages):
     c.check(sum(modes.values()) == REWRITES, "%d valid rewrites (tool, hand, symlink swap)" % REWRITES)
     schedule_lines = [l for l in log if "key schedule:" in l]
     c.check(len(schedule_lines) >= CUTOVERS, "%d scheduled cutovers logged" % CUTOVERS, "saw %d" % len(schedule_lines))
+    # Each instant at its own time, in order, once, however late the reloader
+    # thread woke (a loaded host used to fold two instants into one line).
+    stamped = [l.split("key schedule: at ", 1)[1].split(" ", 1)[0] for l in schedule_lines]
+    want = [iso(t) for t in cuts]
+    c.check([s for s in stamped if s in want] == want, "every cutover instant logged once, in order, at its instant",
+            "logged %s" % stamped)
     print("rewrites: %d (tool %d, hand %d, symlink swap %d) + %d invalid; reloads applied %d, refused %d; "
           "cutovers logged %d; Postfix pipeline messages %d"
           % (sum(modes.values()), modes["tool"], modes["hand"], modes["symlink"], len(INVALID_AT), reloads,
@@ -276,7 +283,7 @@ def main():
 
     rc = milter.stop(timeout=60)
     c.check(rc == 0, "signet-milter exits 0 on SIGTERM", "rc=%s" % rc)
-    check_milter_log(c, milter, modes, refused_by_tool, trickle.sent if trickle else 0)
+    check_milter_log(c, milter, modes, refused_by_tool, trickle.sent if trickle else 0, ks.cuts)
     return c.finish()
 
 
