@@ -109,7 +109,7 @@ def main():
     store = os.path.join(a.work, "reports.sqlite")
 
     def run(args, stdin=None, reports=store):
-        cmd = [a.signet, "dmarc"] + args + (["--reports", reports] if reports else [])
+        cmd = [a.signet] + args + (["--reports", reports] if reports else [])
         t0 = time.monotonic()
         p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
         return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - t0
@@ -153,7 +153,7 @@ def main():
 
     # 1. Every form imported, one line each.
     files = [g[0] for g in good]
-    rc, out, err, _ = run(["import"] + files)
+    rc, out, err, _ = run(["dmarc", "import"] + files)
     lines = out.splitlines()
     check(rc == 0 and err == "", "every form and both formats: exit 0, nothing on stderr", (rc, err))
     check(len(lines) == len(good), "one line per file", out)
@@ -175,7 +175,7 @@ def main():
             db.close()
 
     def stored_cli(since=None):
-        rc, out, err, _ = run(["records"] + (["--since", since] if since else []))
+        rc, out, err, _ = run(["dmarc", "records"] + (["--since", since] if since else []))
         rows = list(csv.reader(io.StringIO(out)))
         return rc, [tuple(r[:4]) + (int(r[4]),) + tuple(r[5:]) for r in rows[1:]], rows[:1]
 
@@ -193,14 +193,14 @@ def main():
           "records --since: that day and later only", recs)
 
     # 2. Duplicates: the same files again are counted once, exit 0.
-    rc, out, err, _ = run(["import", files[0], files[6]])
+    rc, out, err, _ = run(["dmarc", "import", files[0], files[6]])
     check(rc == 0 and out.splitlines() == [
         "%s: duplicate: google.com report g-1 is already imported, skipped" % files[0],
         "%s: duplicate: google.com report g-3 is already imported, skipped" % files[6]],
         "a second import: duplicate, skipped, exit 0", (rc, out, err))
     # The same report in another container (the e-mail and its attachment) is the same report.
     resent = write("13-resent.xml.gz", gzip.compress(report("google.com", "g-1", DEC1, DEC1 + DAY - 1, rows_b)))
-    rc, out, _, _ = run(["import", resent])
+    rc, out, _, _ = run(["dmarc", "import", resent])
     check(rc == 0 and "duplicate: google.com report g-1" in out, "a resend under another name is a duplicate", out)
     check(stored_sqlite() == order(want), "duplicates added nothing", len(stored_sqlite()))
 
@@ -238,7 +238,7 @@ def main():
     with open(os.path.join(d, "z-good.xml"), "wb") as f:
         f.write(good_x)
     os.makedirs(os.path.join(d, "subdir"))  # not a regular file: not read
-    rc, out, err, secs = run(["import", d])
+    rc, out, err, secs = run(["dmarc", "import", d])
     errs = err.splitlines()
     check(rc == 2, "a directory with broken files: exit 2", rc)
     check(len(errs) == len(broken), "one stderr line per broken file", err)
@@ -258,7 +258,7 @@ def main():
     big_rows = [("10.%d.%d.1" % (i // 256 % 256, i % 256), i, "example.com",
                  [("example.com", "s%d" % (i % 7), "pass" if i % 3 else "fail")]) for i in range(5000)]
     big = report("big.example", "big-1", DEC1 + 6 * DAY, DEC1 + 7 * DAY - 1, big_rows)
-    rc, out, err, secs = run(["import", "-"], stdin=gzip.compress(big))
+    rc, out, err, secs = run(["dmarc", "import", "-"], stdin=gzip.compress(big))
     check(rc == 0 and out.startswith("stdin: imported: big.example report big-1, 5000 records"),
           "- reads standard input (a 5 000-record report, gzip)", (rc, out, err))
     checks.note("5 000-record report (%d KiB of XML) imported from stdin in %.2f s" % (len(big) >> 10, secs))
@@ -270,21 +270,21 @@ def main():
     conf = os.path.join(a.work, "signet.conf")
     with open(conf, "w") as f:
         f.write("key-directory = %s\nreports-file = %s\n" % (os.path.join(a.work, "keys"), other))
-    rc, out, err, _ = run(["import", "--config", conf, files[1]], reports=None)
+    rc, out, err, _ = run(["dmarc", "import", "--config", conf, files[1]], reports=None)
     check(rc == 0 and "imported: yahoo.com report y-1" in out and os.path.exists(other),
           "reports-file from --config", (rc, out, err))
 
     # 6. Usage and store errors: exit 2, one line.
-    rc, out, err, _ = run(["import"])
+    rc, out, err, _ = run(["dmarc", "import"])
     check(rc == 2 and len(err.splitlines()) == 1 and "name the report files" in err, "no input: exit 2, one line", err)
-    rc, out, err, _ = run(["import", os.path.join(a.work, "missing.xml")])
+    rc, out, err, _ = run(["dmarc", "import", os.path.join(a.work, "missing.xml")])
     check(rc == 2 and "missing.xml: refused: cannot read it" in err, "a missing file is refused by name", err)
     ledger = os.path.join(a.work, "ledger.sqlite")
     sqlite3.connect(ledger).execute("CREATE TABLE ledger (day TEXT)").connection.commit()
-    rc, out, err, _ = run(["import", files[0]], reports=ledger)
+    rc, out, err, _ = run(["dmarc", "import", files[0]], reports=ledger)
     check(rc == 2 and len(err.splitlines()) == 1 and "not a signet DMARC report store" in err,
           "another database as --reports is refused, not written", err)
-    rc, out, err, _ = run(["records"], reports=os.path.join(a.work, "none.sqlite"))
+    rc, out, err, _ = run(["dmarc", "records"], reports=os.path.join(a.work, "none.sqlite"))
     check(rc == 2 and "none.sqlite" in err, "records on a missing store: exit 2 naming it", err)
     return checks.finish()
 
