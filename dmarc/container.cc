@@ -126,8 +126,9 @@ Result<std::string> unzip(std::string_view in) {
   // The declared size is checked first (a 10 GB entry is refused unread) but
   // not trusted: the read below stops at the bound whatever it says.
   if (zip_stat_index(za, index, 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE) && st.size > limits::kMaxReportBytes) {
-    return permanent_error(fmt::format("zip: entry {} declares {} bytes, more than {}{}", st.name ? st.name : "?",
-                                       st.size, limits::kMaxReportBytes >> 20, kMiB));
+    // (Not named: an entry's name is any bytes, line breaks included.)
+    return permanent_error(
+        fmt::format("zip: the entry declares {} bytes, more than {}{}", st.size, limits::kMaxReportBytes >> 20, kMiB));
   }
   zip_file_t* f = zip_fopen_index(za, index, 0);
   if (!f) return permanent_error(std::string("zip: cannot open the entry (") + zip_strerror(za) + ")");

@@ -28,6 +28,17 @@ namespace {
 constexpr const char* kNs9990 = "urn:ietf:params:xml:ns:dmarc-2.0";
 
 std::string clean(std::string_view s) { return std::string(ascii::trim(s)); }
+
+// A bad value as an error message quotes it: trimmed, at most `max` bytes,
+// control bytes (a line break inside the element) as spaces, so the refusal
+// stays one line.
+std::string quoted(std::string_view s, std::size_t max = 40) {
+  std::string out(ascii::trim(s).substr(0, max));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
 std::string clean_lower(std::string_view s) { return ascii::to_lower(ascii::trim(s)); }
 
 // A non-negative decimal integer (white space around it trimmed), or nullopt.
@@ -154,7 +165,7 @@ Status Parser::end(int line) {
     auto v = non_negative(t);
     if (!v) {
       return permanent_error(fmt::format("line {}: <date_range><{}> \"{}\" is not a Unix time", line,
-                                         is_begin ? "begin" : "end", clean(t).substr(0, 40)));
+                                         is_begin ? "begin" : "end", quoted(t)));
     }
     (is_begin ? begin_ : end_) = v;
   } else if (p == "feedback/policy_published/domain") {
@@ -169,13 +180,13 @@ Status Parser::end(int line) {
       if (field == "source_ip") {
         auto ip = normalize_ip(t);
         if (!ip) {
-          return in_record(fmt::format("source_ip \"{}\" is not an IP address", clean(t).substr(0, 60)));
+          return in_record(fmt::format("source_ip \"{}\" is not an IP address", quoted(t, 60)));
         }
         row.source_ip = *ip;
       } else if (field == "count") {
         auto n = non_negative(t);
         if (!n) {
-          return in_record(fmt::format("count \"{}\" is not a non-negative integer", clean(t).substr(0, 40)));
+          return in_record(fmt::format("count \"{}\" is not a non-negative integer", quoted(t)));
         }
         row.count = *n;
       } else if (field == "policy_evaluated/disposition") {
@@ -201,7 +212,7 @@ Status Parser::end(int line) {
       if (!valid_dkim_result(d.result)) {
         return in_record(fmt::format(
             "DKIM result \"{}\" is not one of none, pass, fail, policy, neutral, temperror, permerror",
-            d.result.substr(0, 40)));
+            quoted(d.result)));
       }
     }
   }

@@ -223,6 +223,19 @@ TEST(DmarcReport, RefusesAReportMissingWhatItMustHave) {
             std::string::npos);
 }
 
+// Found by fuzz_dmarc: a line break inside a bad value made a two-line refusal.
+TEST(DmarcReport, ARefusalQuotingABadValueStaysOneLine) {
+  const std::string x = sample(false);
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"192.0.2.1", "192.0\n.2.1"}, {"<count>12", "<count>1\r\n2"}, {"<result>pass", "<result>pa\nss"},
+           {"<begin>1764547200", "<begin>17645\n47200"}}) {
+    std::string s = x;
+    const std::string why = refusal(s.replace(s.find(from), from.size(), to));
+    EXPECT_NE(why, "(accepted)") << to;
+    EXPECT_EQ(why.find_first_of("\r\n"), std::string::npos) << why;
+  }
+}
+
 TEST(DmarcReport, Rfc9990RefusesADkimResultWithoutSelector) {
   const std::string x = report_xml("o", "i", kBegin, kEnd, {{"192.0.2.1", 1, "e.com", {{"e.com", "", "pass"}}}}, true);
   EXPECT_NE(refusal(x).find("record 1: a <dkim> result without <selector>, which RFC 9990 makes mandatory"),
