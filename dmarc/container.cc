@@ -3,8 +3,9 @@
 // produce (dmarc/report.h, limits):
 //   gzip   zlib (RFC 1952), members concatenated as gzip(1) allows
 //   zip    libzip from memory (zip_source_buffer_create): the one .xml entry
-//   e-mail GMime 3.0: the first part that is a report by type or file name,
-//          its Content-Transfer-Encoding (base64, quoted-printable) decoded
+//   e-mail GMime 3.0: the first part that is a report by type or file name
+//          (forwarded messages looked into), its Content-Transfer-Encoding
+//          (base64, quoted-printable) decoded
 // then whatever that produced, recursively, down to the XML.
 // RFC 7489 §7.2.1.1: the report is sent as an attachment, gzip'd (or zip'd)
 // XML, of type application/gzip (or application/zip); receivers also send
@@ -168,9 +169,24 @@ bool report_part(GMimeObject* part) {
   return name.ends_with(".xml") || name.ends_with(".gz") || name.ends_with(".zip");
 }
 
+// The first report part, looking into forwarded messages (message/rfc822,
+// as when the report was forwarded to the rua= mailbox) a few levels down.
+struct PartSearch {
+  GMimeObject* found = nullptr;
+  int depth = 0;
+};
 void find_report_part(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
-  auto** found = static_cast<GMimeObject**>(data);
-  if (!*found && report_part(part)) *found = part;
+  auto* search = static_cast<PartSearch*>(data);
+  if (search->found) return;
+  if (report_part(part)) {
+    search->found = part;
+  } else if (GMIME_IS_MESSAGE_PART(part) && search->depth < limits::kMaxNesting) {
+    if (GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part))) {
+      ++search->depth;
+      g_mime_message_foreach(inner, find_report_part, search);
+      --search->depth;
+    }
+  }
 }
 
 Result<std::string> attachment(std::string_view in) {
@@ -186,8 +202,9 @@ Result<std::string> attachment(std::string_view in) {
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
   if (!msg) return permanent_error("e-mail: GMime could not read a message in it");
-  GMimeObject* part = nullptr;
-  g_mime_message_foreach(msg.get(), find_report_part, &part);
+  PartSearch search;
+  g_mime_message_foreach(msg.get(), find_report_part, &search);
+  GMimeObject* part = search.found;
   if (!part) {
     return permanent_error(
         "e-mail without a report attachment (application/gzip, application/zip, text/xml, or a .xml/.gz/.zip file)");

@@ -102,6 +102,21 @@ TEST(DmarcReport, EveryContainerGivesTheSameReport) {
   }
 }
 
+TEST(DmarcReport, AReportForwardedAsAnAttachedMessageIsFound) {
+  const std::string inner = signet::testing::report_email(signet::testing::gzip(sample(false)), "application/gzip",
+                                                          "r.xml.gz");
+  const std::string fwd =
+      "From: postmaster@example.com\r\nTo: dmarc@example.com\r\nSubject: Fwd: Report domain: example.com\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"f\"\r\n\r\n"
+      "--f\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+      "--f\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--f--\r\n";
+  expect_sample(read_report(fwd), ReportFormat::Rfc7489, "e-mail > gzip > xml");
+  // Forwarded forwards are looked into only so deep.
+  std::string deep = inner;
+  for (int i = 0; i < 6; ++i) deep = "From: a@b.example\r\nContent-Type: message/rfc822\r\n\r\n" + deep;
+  EXPECT_NE(refusal(deep).find("e-mail without a report attachment"), std::string::npos) << refusal(deep);
+}
+
 TEST(DmarcReport, GzipMembersOneAfterTheOtherAreOneStream) {
   const std::string x = sample(false);
   const std::size_t cut = x.size() / 2;
