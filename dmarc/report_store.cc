@@ -83,11 +83,13 @@ Result<store::Db> open_report_store(const std::string& path) {
   }
   // A new file gets the tables; an existing one must already be a report
   // store, so the ledger (or any database) given by mistake is not written.
+  // Two first imports at once both create: IF NOT EXISTS and OR IGNORE make
+  // the second a no-op.
   if (fresh) {
     auto tx = store::Transaction::begin(db.value());
     if (!tx) return tx.error();
     if (Status s = db->exec(kSchema); !s) return s.error();
-    auto ins = db->prepare("INSERT INTO dmarc_store (key, value) VALUES ('format', ?1)");
+    auto ins = db->prepare("INSERT OR IGNORE INTO dmarc_store (key, value) VALUES ('format', ?1)");
     if (!ins) return ins.error();
     if (Status s = ins->bind(1, kFormat).run(); !s) return s.error();
     if (Status s = tx->commit(); !s) return s.error();
