@@ -44,7 +44,7 @@ Result<std::string> reports_path(const po::variables_map& vm) {
   const std::string config_file = vm.count("config") ? vm["config"].as<std::string>() : "/etc/signet/signet.conf";
   const char* argv[] = {"signet", "--config", config_file.c_str()};
   auto cfg = conf::load_config(3, argv);
-  if (!cfg) return cfg.error();
+  if (!cfg) return permanent_error(cfg.error().message + " (its reports-file names the store; or give --reports FILE)");
   return cfg->reports_file;
 }
 
