@@ -69,6 +69,7 @@ struct Config {
   OnError on_error = OnError::Accept;
   bool dry_run = false;              // compute and log signatures, insert none
   std::string key_directory;
+  std::string reports_file;          // DMARC aggregate reports (signet dmarc import)
   CidrSet internal_hosts;
   std::vector<std::string> trusted_services;
   int timeout = 300;

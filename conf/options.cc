@@ -99,6 +99,10 @@ const std::array kOptions = {
     OptionSpec{"key-directory", Scope::Global, Kind::Path, "/var/lib/signet/keys", 0, 0, nullptr, false,
                "the key directory: its manifest and the key files DIR/DOMAIN/SELECTOR.key (mode 0600)",
                &text<&Config::key_directory>},
+    OptionSpec{"reports-file", Scope::Global, Kind::Path, "/var/lib/signet/reports.sqlite", 0, 0, nullptr, false,
+               "the SQLite file `signet dmarc import` stores DMARC aggregate reports in (created on first import; "
+               "docs/observability.md)",
+               &text<&Config::reports_file>},
     OptionSpec{"allow-group-readable-keys", Scope::Global, Kind::Bool, "false", 0, 0, nullptr, false,
                "accept key files of mode 0640 (a group, not the daemon's user, owns them); world access never",
                &flag<&Config::allow_group_readable_keys>},

@@ -7,11 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.h"
+#include "dmarc/report.h"
+#include "store/sqlite.h"
 
 namespace signet::dmarc {
 
@@ -44,5 +47,34 @@ struct ReportRecord {
 // report_id. Fails naming the file when it is missing, unreadable or not a
 // report store.
 Result<std::vector<ReportRecord>> read_report_records(const std::string& path, std::string_view since_day);
+
+// The last day ("YYYY-MM-DD", as ReportRecord::day) on which any report
+// counted a DKIM pass (count > 0) for d=`domain` s=`selector` (compared
+// lowercased); nullopt when none ever did. The register's retire gate: an
+// old selector may go once it has stopped passing. Fails as
+// read_report_records does.
+Result<std::optional<std::string>> last_seen_passing(const std::string& path, std::string_view domain,
+                                                     std::string_view selector);
+
+// Writing (signet dmarc import).
+//   open_report_store(path)  opens the file read-write, creating it and its
+//                            tables (docs/observability.md) on first use;
+//                            fails naming the file when it is another
+//                            SQLite database (the ledger, say) or no database.
+//   store_report(db, r, source, now)
+//                            stores one parsed report (dmarc/report.h) and its
+//                            records in one transaction: all or nothing. A
+//                            report already stored (same org and report_id,
+//                            the key RFC 7489 §7.2.1.1 gives it) is left as it
+//                            is: duplicate = true, nothing written. `source`
+//                            (the file it came from) and `now` (Unix time) are
+//                            kept with it.
+struct StoreOutcome {
+  bool duplicate = false;
+  std::size_t records = 0;  // ReportRecords written (one per DKIM result)
+};
+Result<store::Db> open_report_store(const std::string& path);
+Result<StoreOutcome> store_report(store::Db& db, const AggregateReport& report, std::string_view source,
+                                  std::int64_t now);
 
 }  // namespace signet::dmarc

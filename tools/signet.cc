@@ -76,6 +76,8 @@ constexpr const char* kUsage =
     "           the fix, and whether signet-milter answers where Postfix connects; for cron and CI\n"
     "  inspect  read a DNS key record, a DKIM-Signature, or a whole message, and say what is wrong\n"
     "  import-opendkim  OpenDKIM's opendkim.conf, KeyTable and SigningTable as signet.conf and a key set\n"
+    "  dmarc    import: DMARC aggregate reports (xml, gz, zip, the report e-mail) into the reports-file;\n"
+    "           records: what is stored\n"
     "\n"
     "`signet COMMAND --help` shows a command's options.\n";
 
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   if (cmd == "audit") run = audit_main;
   if (cmd == "import-opendkim") run = import_opendkim_main;
   if (cmd == "doctor") run = doctor_main;
+  if (cmd == "dmarc") run = dmarc_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);
