@@ -10,12 +10,15 @@
 #include <iostream>
 
 #include "base/time.h"
+#include "dmarc/report_store.h"
 #include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
+#include "replay/inputs.h"
 #include "signer/key_record.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"
+#include "tools/replay_files.h"
 
 namespace po = boost::program_options;
 
@@ -28,6 +31,41 @@ using keystore::KeyDirectory;
 void print_warnings(const std::vector<std::string>& warnings) {
   for (const std::string& w : warnings) fmt::print(stderr, "warning: {}\n", w);
 }
+
+// The retire gate. Retiring empties a key's record, and from then on every
+// message signed with it that is still on its way fails DKIM; DMARC reports
+// showing the selector passing in the last days say such mail is still
+// arriving (or being replayed: docs/observability.md).
+struct RetireGate {
+  ReplayFiles files;
+  int days = 7;
+  bool require_clear = false;
+
+  static void add_options(po::options_description& desc, RetireGate& g) {
+    desc.add_options()("reports-days", po::value(&g.days),
+                       "the retire gate looks at DMARC reports of this many days back (default 7)")(
+        "require-reports-clear", po::bool_switch(&g.require_clear),
+        "refuse to retire a key the reports show passing in that window (and with no report store)");
+    ReplayFiles::add_options(desc, false);
+  }
+
+  // Why `k` should not retire yet ("" when the reports show it clear, or
+  // there are none and they were not required).
+  Result<std::string> still_passing(const keystore::KeyRow& k, std::int64_t now) const {
+    if (!files.reports_exist() && !files.reports_named) {
+      if (!require_clear) return std::string();
+      return permanent_error("no DMARC report store at " + (files.reports.empty() ? std::string("(none configured)") : files.reports) +
+                             " to show " + k.selector + " clear: import reports (`signet dmarc import`), or leave out "
+                             "--require-reports-clear");
+    }
+    auto last = dmarc::last_seen_passing(files.reports, k.domain, k.selector);
+    if (!last) return last.error();
+    const std::string since = replay::utc_day(now - std::int64_t{days} * 86400);
+    if (!*last || **last < since) return std::string();
+    return k.selector + " still passes DKIM at receivers (DMARC reports, last on " + **last + ", within the last " +
+           std::to_string(days) + " days): mail signed with it is still arriving, and fails once its record is empty";
+  }
+};
 
 std::string txt_line(const keystore::KeyRow& k, const std::string& record) {
   return k.dns_name() + ". IN TXT ( " + quote_txt_strings(record) + " )";
@@ -99,6 +137,7 @@ int key_rotate(const std::vector<std::string>& args) {
   keystore::RotationRequest req;
   bool yes = false, force = false;
   std::string server;
+  RetireGate gate;
   desc.add_options()("help,h", "show this help")("stream", po::value(&stream), "the stream to rotate")(
       "at", po::value(&at), "cutover time (RFC 3339); default: as soon as the standby's record has propagated")(
       "emergency", po::bool_switch(&req.emergency), "cut over within minutes (at most 4 h), 7-day overlap")(
@@ -106,6 +145,7 @@ int key_rotate(const std::vector<std::string>& args) {
       "yes", po::bool_switch(&yes), "confirm --revoke-now")(
       "server", po::value(&server), "check the new keys' records on this DNS server (ADDR[:PORT])")(
       "force", po::bool_switch(&force), "schedule even if the new keys' records are not visible in DNS");
+  RetireGate::add_options(desc, gate);
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "A new standby key is generated for every algorithm that rotated.\n"))
@@ -115,6 +155,7 @@ int key_rotate(const std::vector<std::string>& args) {
     req.at = rfc3339::parse(at);
     if (!req.at) return fail("key rotate", "--at " + at + ": expected a time like 2026-11-26T14:00:00Z");
   }
+  if (gate.days < 1) return fail("key rotate", "--reports-days: 1 or more");
   if (req.revoke_now && !yes) {
     return fail("key rotate", "--revoke-now empties the old key's record now: mail in flight signed with it will fail "
                               "verification; add --yes to confirm");
@@ -125,6 +166,7 @@ int key_rotate(const std::vector<std::string>& args) {
   if (!s) return fail("key rotate", s.error().message);
   auto plan = keystore::plan_rotation(ctx->manifest(), *s, req, ctx->now);
   if (!plan) return fail("key rotate", plan.error().message);
+  gate.files = ReplayFiles::from(vm, ctx->config);
   // Switching to a key whose record receivers cannot find breaks all mail
   // (docs/dkim.md): each key about to sign must be visible and match, unless forced.
   const auto& before = ctx->manifest().keys;
@@ -145,10 +187,24 @@ int key_rotate(const std::vector<std::string>& args) {
   }
   keystore::KeyChange change(plan->manifest);
   for (const std::string& f : plan->revoked_files) change.destroy.push_back(ctx->dir.path() + "/" + f);
-  // Drained keys of this stream retire in the same change (docs/dkim.md step 4).
+  // Drained keys of this stream retire in the same change (docs/dkim.md step
+  // 4), through the retire gate; a key the gate holds back stays retire-due
+  // and the rotation goes on (an emergency is never held up by it).
+  std::vector<std::string> gate_notes;
   for (std::size_t i : keystore::due_for_retirement(change.manifest, ctx->now)) {
     keystore::KeyRow& k = change.manifest.keys[i];
     if (k.stream != stream) continue;
+    auto why = gate.still_passing(k, ctx->now);
+    if (!why && gate.require_clear) {
+      gate_notes.push_back(k.selector + ": kept, not retired: " + why.error().message);
+      continue;
+    }
+    if (!why) return fail("key rotate", why.error().message + " (nothing changed)");
+    if (!why->empty() && gate.require_clear) {
+      gate_notes.push_back(k.selector + ": kept, not retired (--require-reports-clear): " + *why);
+      continue;
+    }
+    if (!why->empty()) gate_notes.push_back(*why + "; retiring it anyway");
     k.retired_at = ctx->now;
     change.destroy.push_back(ctx->dir.key_path(k));
     plan->changes.push_back(k.selector + ": drained, retired (record now p= empty, private key destroyed)");
@@ -170,21 +226,26 @@ int key_rotate(const std::vector<std::string>& args) {
   auto done = ctx->dir.apply(change);
   if (!done) return fail("key rotate", done.error().message + " (nothing changed)");
   print_warnings(*done);
+  print_warnings(gate_notes);
   for (const auto& c : plan->changes) fmt::print("{}\n", c);
   for (const auto& r : records) fmt::print("new standby, publish: {}\n", r);
   return kExitOk;
 }
 
 int key_retire(const std::vector<std::string>& args) {
-  po::options_description desc("signet key retire [--selector S]");
+  po::options_description desc("signet key retire [--selector S] [--reports FILE] [--reports-days N] [--require-reports-clear]");
   std::string selector;
+  RetireGate gate;
   desc.add_options()("help,h", "show this help")(
       "selector", po::value(&selector), "retire this key now (not while it signs); default: every key whose drain is over");
+  RetireGate::add_options(desc, gate);
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "Retiring destroys the private key (overwritten, then removed) and keeps its register\n"
-                                  "row: its record becomes p= empty and the selector is never used again.\n"))
+                                  "row: its record becomes p= empty and the selector is never used again. A selector DMARC\n"
+                                  "reports still show passing is warned about, or with --require-reports-clear refused.\n"))
     return kExitOk;
+  if (gate.days < 1) return fail("key retire", "--reports-days: 1 or more");
   auto ctx = KeySetContext::open(vm, KeyDirectory::Mode::Write);
   if (!ctx) return fail("key retire", ctx.error().message);
   const auto& keys = ctx->manifest().keys;
@@ -204,6 +265,17 @@ int key_retire(const std::vector<std::string>& args) {
     }
     if (which.empty()) return fail("key retire", "no key " + selector + " in " + ctx->dir.path());
   }
+  gate.files = ReplayFiles::from(vm, ctx->config);
+  std::vector<std::string> passing;
+  for (std::size_t i : which) {
+    auto why = gate.still_passing(keys[i], ctx->now);
+    if (!why) return fail("key retire", why.error().message + " (nothing changed)");
+    if (!why->empty()) passing.push_back(*why);
+  }
+  if (!passing.empty() && gate.require_clear) {
+    return fail("key retire", passing.front() + "; --require-reports-clear: nothing changed, retry once the reports are clear");
+  }
+  for (const std::string& w : passing) fmt::print(stderr, "warning: {}; retiring it anyway\n", w);
   keystore::KeyChange change(ctx->manifest());
   std::vector<std::string> retired;
   for (std::size_t i : which) {

@@ -1,13 +1,19 @@
 // signet register — the inventory auditors ask for (SOC 2 CC6.7, ISO 27001
 // A.8.24): every selector the key set has ever held, retired ones included,
-// with its stream, owner, state, dates and the next rotation due.
+// with its stream, owner, state, dates, the next rotation due and the last day
+// DMARC reports show it passing (the retire gate's evidence).
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
+#include <map>
+
+#include "base/ascii.h"
 #include "base/time.h"
 #include "keystore/lifecycle.h"
+#include "replay/analysis.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"
+#include "tools/replay_files.h"
 
 namespace po = boost::program_options;
 
@@ -47,17 +53,31 @@ int add_delegated(const std::vector<std::string>& args) {
 
 int register_main(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "add-delegated") return add_delegated(std::vector<std::string>(args.begin() + 1, args.end()));
-  po::options_description desc("signet register [--format table|csv|json]");
+  po::options_description desc("signet register [--format table|csv|json] [--reports FILE]");
   std::string format = "table";
   desc.add_options()("help,h", "show this help")("format", po::value(&format), "table (default), csv or json");
+  ReplayFiles::add_options(desc, false);
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "")) return kExitOk;
   if (format != "table" && format != "csv" && format != "json") return fail("register", "--format: table, csv or json");
   auto ctx = KeySetContext::open(vm, keystore::KeyDirectory::Mode::Read);
   if (!ctx) return fail("register", ctx.error().message);
+  // The last day DMARC reports show each selector passing: one read of the
+  // report store for the whole register (empty without one).
+  const ReplayFiles files = ReplayFiles::from(vm, ctx->config);
+  std::map<std::pair<std::string, std::string>, std::string> last_passing;
+  if (files.reports_named || files.reports_exist()) {
+    auto records = files.read_reports("");
+    if (!records) return fail("register", records.error().message);
+    last_passing = replay::last_passing_days(*records);
+  }
+  auto seen = [&](const std::string& domain, const std::string& selector) {
+    const auto it = last_passing.find({ascii::to_lower(domain), ascii::to_lower(selector)});
+    return it == last_passing.end() ? std::string() : it->second;
+  };
   const std::vector<std::string> cols = {"stream", "domain", "selector", "algorithm", "bits", "owner", "state", "created",
-                                         "active-from", "drain-until", "retired", "next-rotation-due"};
+                                         "active-from", "drain-until", "retired", "next-rotation-due", "last-passing"};
   std::vector<std::vector<std::string>> rows;
   auto t = [](const std::optional<std::int64_t>& v) { return v ? rfc3339::format(*v) : std::string(); };
   for (const auto& k : ctx->manifest().keys) {
@@ -69,11 +89,11 @@ int register_main(const std::vector<std::string>& args) {
     }
     rows.push_back({k.stream, k.domain, k.selector, std::string(key_type_name(k.algorithm)), std::to_string(k.bits),
                     k.owner, std::string(keystore::state_name(state)), rfc3339::format(k.created), t(k.window.start()),
-                    t(k.retire_at), t(k.retired_at), due});
+                    t(k.retire_at), t(k.retired_at), due, seen(k.domain, k.selector)});
   }
   for (const auto& d : ctx->dir.delegated()) {
     rows.push_back({"(delegated: " + d.target + ")", d.domain, d.selector, "-", "-", d.owner, "delegated",
-                    rfc3339::format(d.added), "", "", "", ""});
+                    rfc3339::format(d.added), "", "", "", "", seen(d.domain, d.selector)});
   }
   if (format == "csv") {
     auto csv = [](const std::string& v) {
