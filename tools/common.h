@@ -49,5 +49,6 @@ int inspect_main(const std::vector<std::string>& args);
 int audit_main(const std::vector<std::string>& args);
 int import_opendkim_main(const std::vector<std::string>& args);
 int doctor_main(const std::vector<std::string>& args);
+int ledger_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools
