@@ -33,9 +33,10 @@ bool Writer::flush() {
     file_.reset();  // reopened next time: the file may have been replaced or repaired
     ++write_errors_;
     if (up_.exchange(false)) {
-      log_(true, fmt::format("ledger: cannot write {}: {}; signing goes on, {} signature count(s) are kept in memory "
+      // The store's message names the file and SQLite's reason.
+      log_(true, fmt::format("ledger: cannot write: {}; signing goes on, {} signature count(s) are kept in memory "
                              "and written when the ledger is writable again (signet_ledger_up 0)",
-                             path_, written.error().message, waiting));
+                             written.error().message, waiting));
     }
     return false;
   }
