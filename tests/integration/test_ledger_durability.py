@@ -144,6 +144,21 @@ def kill_under_load(args, c, work, keys):
         c.check(rc == 0 and after == in_ledger + 20,
                 "restarted, 20 more, SIGTERM: the ledger holds %s = %d + 20 (a clean stop loses none)" %
                 (after, in_ledger), why or "exit %s" % rc)
+        # As the README reads it: the last week as a table, from a day on as CSV
+        # (summed over days: the run may straddle midnight UTC).
+        p = subprocess.run([args.signet, "ledger", "--ledger", ledger, "--since", "7d"], capture_output=True, text=True)
+        rows = [l.split() for l in p.stdout.splitlines()[1:]]
+        c.check(p.returncode == 0 and p.stdout.startswith("day ") and rows and
+                all(r[1:5] == ["tx", "example.com", "tx-ed", "ed25519-sha256"] for r in rows) and
+                sum(int(r[5]) for r in rows) == after,
+                "signet ledger --since 7d: the table holds the %s signatures" % after, p.stdout + p.stderr)
+        yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+        p = subprocess.run([args.signet, "ledger", "--ledger", ledger, "--since", yesterday, "--format", "csv"],
+                           capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        c.check(p.returncode == 0 and lines[:1] == ["day,stream,domain,selector,algorithm,signatures"] and
+                sum(int(l.rsplit(",", 1)[1]) for l in lines[1:]) == after,
+                "signet ledger --since %s --format csv: the same %s" % (yesterday, after), p.stdout + p.stderr)
     finally:
         if pf is not None:
             pf.stop()
