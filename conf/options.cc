@@ -163,9 +163,8 @@ const std::array kOptions = {
                  return Ok{};
                }},
     OptionSpec{"ledger-file", Scope::Global, Kind::Path, "/var/lib/signet/ledger.sqlite", 0, 0, nullptr, false,
-               "the signing ledger: per UTC day, stream, d=, s= and algorithm, how many signatures were made "
-               "(SQLite, read by `signet ledger`); empty: no ledger. A ledger that cannot be written never stops "
-               "the signing",
+               "the signing ledger (SQLite, read by `signet ledger`): per UTC day, stream, d=, s= and algorithm, "
+               "how many signatures were made; empty: no ledger; one that cannot be written never stops the signing",
                &text<&Config::ledger_file>},
     OptionSpec{"ledger-flush-interval", Scope::Global, Kind::Duration, "60s", 1, 60, nullptr, false,
                "how often the ledger is written; a crash loses at most this long's counts, a clean stop none",
