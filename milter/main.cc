@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
   auto scrape = [&] {
     ScrapeInputs in;
     in.metrics = &metrics;
-    in.runtime = holder.current();
-    in.hidden = holder.hidden();
+    in.runtime = holder.current_for_scrape();  // never the lock a message takes
+    in.hidden = holder.hidden_for_scrape();
     in.now = Clock::now();
     in.connections_open = active_connections();
     if (reloader_seen) {

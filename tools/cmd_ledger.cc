@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
+#include "base/time.h"
 #include "conf/config.h"
 #include "ledger/ledger.h"
 #include "tools/common.h"
@@ -45,6 +46,7 @@ int ledger_main(const std::vector<std::string>& args) {
     const bool date = since.size() == 10 && since[4] == '-' && since[7] == '-' &&
                       since.find_first_not_of("0123456789-") == std::string::npos;
     if (date) {
+      if (!rfc3339::parse(since + "T00:00:00Z")) return fail("ledger", "--since " + since + ": no such day");
       since_day = since;
     } else {
       const auto back = since.back() == 'd' ? parse_duration(since) : std::nullopt;
