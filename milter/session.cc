@@ -206,6 +206,15 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
   }
   const double signing_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - signing_started).count();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  std::string stream_list;
+  for (const auto& n : streams) stream_list += (stream_list.empty() ? "" : ",") + n;
+  Log::info(fmt::format("{}: {} stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_),
+                        dry == signers_.size() ? "dry-run, not inserted:" : "signed", stream_list, added, body_bytes,
+                        ms, trust_));
+  // Counted after the log line, so the ledger never holds a signature the
+  // log does not (a crash in between loses it from the ledger, within the
+  // one flush interval a crash may lose anyway).
   if (dry == signers_.size()) {
     count(Outcome::Skipped, Reason::DryRun);
   } else {
@@ -213,12 +222,6 @@ EndResult Session::end_of_message(std::string_view queue_id, std::int64_t now, c
     for (ledger::Slot* slot : counted) slot->add(now);
     if (runtime_->metrics) runtime_->metrics->signed_message(signing_seconds, body_bytes);
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-  std::string stream_list;
-  for (const auto& n : streams) stream_list += (stream_list.empty() ? "" : ",") + n;
-  Log::info(fmt::format("{}: {} stream={}{} body={} ms={:.1f} trust={}", or_noqueue(queue_id_),
-                        dry == signers_.size() ? "dry-run, not inserted:" : "signed", stream_list, added, body_bytes,
-                        ms, trust_));
   // The message is over (its line written); queue_id() stays for the caller's
   // own lines until reset().
   signers_.clear();
