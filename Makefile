@@ -20,7 +20,7 @@ build: deps
 # in the daemon fail the run. Last, every libFuzzer target for
 # FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
 # crash, leak, timeout or sanitizer report fails the run.
-ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege
+ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
