@@ -21,7 +21,7 @@ build: deps
 # large reports are bigger than the fuzz inputs. Last, every libFuzzer target for
 # FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
 # crash, leak, timeout or sanitizer report fails the run.
-ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege
+ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -35,9 +35,10 @@ test: build
 # ThreadSanitizer over the daemon under concurrent load with reloads
 # (libmilter's threads, the snapshot swap, the DNS watch, the idle reaper):
 # the Session unit tests, the key-set reload under load, limits and
-# privilege. A report fails the run; libmilter's own racy shutdown is
-# suppressed by name (tests/tsan/suppressions.txt).
-TSAN_TESTS = Session|Golden|KeySnapshot|KeyWindows|keyset_reload|limits_and_privilege
+# privilege, and the lock-free ledger counters and metrics (adders across
+# days racing the drain, the writer's thread). A report fails the run;
+# libmilter's own racy shutdown is suppressed by name (tests/tsan/suppressions.txt).
+TSAN_TESTS = Session|Golden|KeySnapshot|KeyWindows|Ledger|Metrics|keyset_reload|limits_and_privilege
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNET_TSAN=ON -DSIGNET_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-tsan -j $(JOBS) --target unit_tests signet-milter signet milter_load

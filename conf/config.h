@@ -86,6 +86,9 @@ struct Config {
   bool dns_check = true;             // check scheduled keys' records before their cutover
   std::string dns_server;            // ADDR[:PORT]; empty = the system resolver
   int dns_check_interval = 60;       // seconds between checks
+  std::string metrics_listen;         // loopback HOST:PORT of the Prometheus endpoint; empty = off
+  std::string ledger_file;            // the signing ledger (SQLite); empty = off
+  int ledger_flush_interval = 60;     // seconds between ledger flushes (at most 60)
   std::vector<std::string> includes;  // globs of [stream.*]/[rule.*] files
   // Replay detection (signet replay check); ratios in hundredths.
   CidrSet sending_networks;

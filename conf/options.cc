@@ -155,6 +155,25 @@ const std::array kOptions = {
     OptionSpec{"overlap-signing", Scope::Global, Kind::Duration, "0", 0, 7 * kDay, nullptr, false,
                "after a cutover, also sign with the outgoing key this long (0: off)",
                &number<&Config::overlap_signing>},
+    OptionSpec{"metrics-listen", Scope::Global, Kind::Text, nullptr, 0, 0, nullptr, false,
+               "serve Prometheus metrics (GET /metrics) on this loopback HOST:PORT, e.g. 127.0.0.1:9465; "
+               "other addresses are refused, the endpoint has no authentication (default: off; "
+               "docs/observability.md lists the metrics)",
+               [](Config& c, const Value& v) -> Status {
+                 if (!v.text.empty() && !parse_loopback_listen(v.text)) {
+                   return bad(v.text + " is not a loopback HOST:PORT; allowed: 127.0.0.1:PORT (any 127.x), "
+                              "[::1]:PORT, localhost:PORT");
+                 }
+                 c.metrics_listen = v.text;
+                 return Ok{};
+               }},
+    OptionSpec{"ledger-file", Scope::Global, Kind::Path, "/var/lib/signet/ledger.sqlite", 0, 0, nullptr, false,
+               "the signing ledger (SQLite, read by `signet ledger`): per UTC day, stream, d=, s= and algorithm, "
+               "how many signatures were made; empty: no ledger; one that cannot be written never stops the signing",
+               &text<&Config::ledger_file>},
+    OptionSpec{"ledger-flush-interval", Scope::Global, Kind::Duration, "60s", 1, 60, nullptr, false,
+               "how often the ledger is written; a crash loses at most this long's counts, a clean stop none",
+               &number<&Config::ledger_flush_interval>},
     // Replay detection (`signet replay check`, docs/observability.md): what
     // receivers may report beyond what we account for before it is a finding.
     OptionSpec{"sending-networks", Scope::Global, Kind::Networks, nullptr, 0, 0, nullptr, true,

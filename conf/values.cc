@@ -104,4 +104,26 @@ std::string address_domain(std::string_view v) {
   return ascii::to_lower(d);
 }
 
+std::optional<std::pair<std::string, int>> parse_loopback_listen(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  const std::string_view port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const int port = std::stoi(std::string(port_text));
+  if (port < 1 || port > 65535) return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return std::pair{std::string("127.0.0.1"), port};
+  if (host == "::1") return std::pair{host, port};
+  int dots = 0;
+  for (char c : host) dots += c == '.';
+  if (host.rfind("127.", 0) == 0 && dots == 3 && host.find_first_not_of("0123456789.") == std::string::npos &&
+      host.find("..") == std::string::npos && host.back() != '.') {
+    return std::pair{host, port};
+  }
+  return std::nullopt;
+}
+
 }  // namespace signet::conf

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 
@@ -36,5 +37,11 @@ bool glob_matches(std::string_view pattern, std::string_view text);
 // The domain of the first address in a From header value or a MAIL FROM
 // argument: "Joe <joe@Example.COM>" -> "example.com"; "" when there is none.
 std::string address_domain(std::string_view value);
+
+// A loopback listen address: "127.0.0.1:9465" (any 127.x), "[::1]:9465" or
+// "localhost:9465" -> (numeric host, port); nullopt for anything else,
+// including every non-loopback address (metrics-listen serves without
+// authentication).
+std::optional<std::pair<std::string, int>> parse_loopback_listen(std::string_view text);
 
 }  // namespace signet::conf

@@ -25,6 +25,7 @@
 // upcoming(now, horizon): scheduled keys starting within (now-h, now+h]:
 // what the DNS watch checks. next_change(now): the next instant keys_for()
 // may answer differently. gaps(now): streams with no key now or a hole ahead.
+// row(i) / loaded(i): every row of the set, for reports (the metrics).
 //
 // Thread safety: immutable after load; share it through std::shared_ptr and
 // an atomic pointer (milter/runtime.h); concurrent calls are safe.
@@ -70,6 +71,10 @@ class KeySnapshot {
   std::optional<std::int64_t> next_change(std::int64_t now) const;
   std::vector<std::string> gaps(std::int64_t now) const;
   std::size_t size() const { return keys_.size(); }
+  // The i-th row (i < size()), sorted by stream, and whether its key is
+  // loaded (false for retired rows): what the metrics scrape reports on.
+  const KeyRow& row(std::size_t i) const { return keys_[i].row; }
+  bool loaded(std::size_t i) const { return keys_[i].key != nullptr; }
   std::size_t parsed() const { return parsed_; }  // keys parsed by this load (not reused)
 
  private:

@@ -8,11 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
+#include "ledger/counts.h"
+#include "store/sqlite.h"
 
 namespace signet::ledger {
 
@@ -33,5 +38,25 @@ struct LedgerRow {
 // selector, algorithm. Fails naming the file when it is missing, unreadable
 // or not a ledger.
 Result<std::vector<LedgerRow>> read_ledger(const std::string& path, std::string_view since_day);
+
+// Counts to add, by (day number, key): what a flush writes.
+using Deltas = std::map<std::pair<std::int64_t, KeyId>, std::int64_t>;
+
+// The ledger opened for writing (signet-milter's flusher; tests). A file is
+// a ledger when its SQLite application_id says so (kApplicationId); a new or
+// empty file becomes one. open() refuses any other database, naming it, so
+// a mistyped ledger-file never writes into someone else's tables.
+// add(deltas): one transaction, count = count + delta per row; all or nothing.
+class LedgerFile {
+ public:
+  static constexpr std::int64_t kApplicationId = 0x53474E4C;  // "SGNL"
+  static Result<LedgerFile> open(const std::string& path);
+  Status add(const Deltas& deltas);
+  const std::string& path() const { return db_.path(); }
+
+ private:
+  explicit LedgerFile(store::Db db) : db_(std::move(db)) {}
+  store::Db db_;
+};
 
 }  // namespace signet::ledger

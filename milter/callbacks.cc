@@ -9,6 +9,7 @@
 #include <ctime>
 #include <string>
 
+#include "milter/clock.h"
 #include "milter/header_text.h"
 #include "milter/log.h"
 #include "milter/session.h"
@@ -24,7 +25,8 @@ struct Connection {
   bool leading_space = false;  // SMFIP_HDR_LEADSPC negotiated
 };
 
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+// The clock the Session signs by (milter/clock.h: the test clock when on).
+std::int64_t now() { return Clock::now(); }
 
 // The connection's state, created by whichever of negotiate/connect comes first.
 Connection* ensure_conn(SMFICTX* ctx) {
@@ -118,6 +120,7 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* addr) {
       // Bounded like every other input: the MTA's mail on this connection is
       // handled per on-error, and the connection costs nothing more.
       const bool tempfail = rt->config.on_error == conf::OnError::Tempfail;
+      if (rt->metrics) rt->metrics->connection_refused();
       Log::warn(fmt::format("connection from {} not served: {} connections open (max-connections {}); its mail is {}",
                             client, open, rt->config.max_connections,
                             tempfail ? "tempfailed" : "accepted unsigned"));

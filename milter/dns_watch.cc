@@ -9,6 +9,7 @@
 #include "base/time.h"
 #include "keystore/dns_check.h"
 #include "keystore/txt_lookup.h"
+#include "milter/clock.h"
 #include "milter/log.h"
 
 namespace signet::milter {
@@ -19,7 +20,7 @@ void DnsWatch::check_once() {
     holder_.set_hidden(std::make_shared<const keystore::HiddenKeys>());
     return;
   }
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = Clock::now();
   keystore::DnsTxtLookup dns(rt->config.dns_server);
   auto hidden = std::make_shared<keystore::HiddenKeys>();
   const auto before = holder_.hidden();

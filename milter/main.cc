@@ -4,7 +4,10 @@
 // and validated first (refusing to start on any problem), then the socket is
 // opened, then privileges are dropped to `user`/`group`, and only then does
 // libmilter start taking connections. SIGTERM: libmilter stops accepting,
-// messages in flight finish (up to shutdown-timeout), exit 0.
+// messages in flight finish (up to shutdown-timeout), the ledger is flushed,
+// exit 0. The metrics endpoint (metrics-listen) is bound with the milter
+// socket, before privileges drop; it and the ledger's flusher start after the
+// signal mask is set, like every other thread.
 #include <grp.h>
 #include <libmilter/mfapi.h>
 #include <pwd.h>
@@ -20,16 +23,21 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "conf/config.h"
+#include "ledger/writer.h"
 #include "milter/callbacks.h"
+#include "milter/clock.h"
 #include "milter/conn_wrap.h"
 #include "milter/dns_watch.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
+#include "milter/metrics_server.h"
 #include "milter/notify.h"
 #include "milter/reloader.h"
 #include "milter/runtime.h"
@@ -95,13 +103,18 @@ int main(int argc, char** argv) {
     std::fputs(loaded->exit_early->c_str(), stdout);
     return 0;
   }
-  auto first = load_runtime(args);
+  if (auto why = Clock::init()) return fail(*why);
+  // Counted from the first message on; they outlive every Runtime (milter/runtime.h).
+  Metrics metrics;
+  ledger::SignatureCounts counts;
+  const Instruments instruments{&metrics, &counts};
+  auto first = load_runtime(args, nullptr, instruments);
   if (!first) return fail(first.error().message);
   const conf::Config& cfg = first.value()->config;
   // The process holds private keys: no core dump (nor ptrace by other
   // processes of the same user) unless the operator asks for them.
   if (!cfg.core_dumps && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
-  const auto started_at = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t started_at = Clock::now();
   if (cfg.check_config) {
     std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),
                 cfg.streams.size(), cfg.rules.size(), first.value()->keys->size());
@@ -111,6 +124,7 @@ int main(int argc, char** argv) {
   }
 
   Log::init(cfg.log_to_stderr);
+  if (Clock::injected()) Log::warn(Clock::warning());
   RuntimeHolder holder;
   const std::string socket = cfg.socket;
   const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
@@ -127,6 +141,34 @@ int main(int argc, char** argv) {
   smfi_setmaxdatasize(std::max<std::size_t>(65535, settings.max_header_bytes + 4096));
   if (smfi_opensocket(true) != MI_SUCCESS) {
     return fail("cannot open socket " + socket + " (in use, or a directory that does not exist?)");
+  }
+  // What a scrape reads; the reloader and the ledger writer exist by the
+  // time the endpoint serves (start() below).
+  Reloader* reloader_seen = nullptr;
+  std::unique_ptr<ledger::Writer> ledger_writer;
+  auto scrape = [&] {
+    ScrapeInputs in;
+    in.metrics = &metrics;
+    in.runtime = holder.current_for_scrape();  // never the lock a message takes
+    in.hidden = holder.hidden_for_scrape();
+    in.now = Clock::now();
+    in.connections_open = active_connections();
+    if (reloader_seen) {
+      in.reloads_ok = reloader_seen->reloads();
+      in.reloads_refused = reloader_seen->refused();
+      in.last_good_load = reloader_seen->last_good_load();
+    }
+    if (ledger_writer) {
+      in.ledger = ScrapeInputs::Ledger{ledger_writer->up(), ledger_writer->write_errors(), ledger_writer->pending(),
+                                       ledger_writer->last_flush()};
+    }
+    return render_metrics(in);
+  };
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!settings.metrics_listen.empty()) {
+    auto bound = MetricsServer::bind(settings.metrics_listen, scrape);
+    if (!bound) return fail(bound.error().message);
+    metrics_server = std::move(bound.value());
   }
   const std::string path = unix_socket_path(socket);
   if (!path.empty() && ::geteuid() == 0 && (!settings.user.empty() || !settings.group.empty())) {
@@ -151,7 +193,8 @@ int main(int argc, char** argv) {
   }
   // SIGHUP, file changes and scheduled instants (milter/reloader.h).
   // The signal mask is set first: every thread started after inherits it.
-  Reloader reloader(holder, args);
+  Reloader reloader(holder, args, instruments, static_cast<std::int64_t>(std::time(nullptr)));
+  reloader_seen = &reloader;
   auto status = [&holder] {
     const auto rt = holder.current();
     return std::to_string(rt->config.streams.size()) + " streams, " + std::to_string(rt->keys->size()) + " keys";
@@ -163,6 +206,20 @@ int main(int argc, char** argv) {
   };
   if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
   if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
+  if (!settings.ledger_file.empty()) {
+    // Opened by its thread at the first flush, as the daemon's user; a
+    // ledger that cannot be written is logged and retried, never fatal.
+    ledger_writer = std::make_unique<ledger::Writer>(counts, settings.ledger_file, settings.ledger_flush_interval,
+                                                     [](bool error, std::string_view line) {
+                                                       if (error) {
+                                                         Log::error(line);
+                                                       } else {
+                                                         Log::info(line);
+                                                       }
+                                                     });
+    ledger_writer->start();
+  }
+  if (metrics_server) metrics_server->start();
   DnsWatch dns_watch(holder);
   if (!dns_watch.start()) Log::warn("cannot start the DNS check of upcoming keys");
   // Connections the MTA holds open without sending anything for `timeout`
@@ -178,7 +235,9 @@ int main(int argc, char** argv) {
     }
   });
 
-  Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams");
+  Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams" +
+            (settings.metrics_listen.empty() ? "" : ", metrics on " + settings.metrics_listen) +
+            (settings.ledger_file.empty() ? "" : ", ledger " + settings.ledger_file));
   notify::ready("signing: " + status() + ", socket " + socket);
   const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
   reaping = false;
@@ -186,6 +245,8 @@ int main(int argc, char** argv) {
   stop_lifecycle();
   reloader.stop();
   dns_watch.stop();
+  if (metrics_server) metrics_server->stop();
+  if (ledger_writer) ledger_writer->stop();  // the last interval's counts: a clean stop loses none
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   Log::info("stopped");
   return rc == MI_SUCCESS ? 0 : 1;

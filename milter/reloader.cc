@@ -13,6 +13,7 @@
 
 #include "base/time.h"
 #include "keystore/manifest.h"
+#include "milter/clock.h"
 #include "milter/log.h"
 
 namespace signet::milter {
@@ -39,7 +40,7 @@ bool Reloader::reload(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto started = std::chrono::steady_clock::now();
   const auto current = holder_.current();
-  auto next = load_runtime(args_, current.get());
+  auto next = load_runtime(args_, current.get(), instruments_);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (!next) {
     ++refused_;
@@ -47,11 +48,12 @@ bool Reloader::reload(const std::string& why) {
                " refused so far), still signing with the last good key set: " + next.error().message);
     return false;
   }
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = Clock::now();
   for (const std::string& gap : next.value()->keys->gaps(now)) Log::warn("key set: " + gap);
   holder_.replace(next.value());
   const_cast<std::shared_ptr<const Runtime>&>(current).reset();  // ours was the last hold in most cases
   ++reloads_;
+  last_good_ = static_cast<std::int64_t>(std::time(nullptr));
   // The previous snapshot (20 000 keys at scale) is freed once its last
   // message ends; hand its memory back rather than keeping the peak.
   ::malloc_trim(0);
@@ -108,9 +110,9 @@ void Reloader::run() {
   bool dirty = false;
   // Scheduled instants up to here have been logged. Measured from this, not
   // from the clock, so an instant that passes during a reload is not skipped.
-  auto checked = static_cast<std::int64_t>(std::time(nullptr));
+  std::int64_t checked = Clock::now();
   for (;;) {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const std::int64_t now = Clock::now();
     const auto next = holder_.current()->keys->next_change(checked);
     if (next && now >= *next) {
       // One line per instant, stating the keys from that instant on: when the

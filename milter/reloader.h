@@ -11,7 +11,8 @@
 // configuration tools use to swap a directory whole — after 200 ms of quiet,
 // and that wakes at the key set's next scheduled instant to log the cutover
 // (the cutover itself needs no reload: keys_for() is a function of time).
-// SIGHUP calls reload() from milter/lifecycle.cc.
+// SIGHUP calls reload() from milter/lifecycle.cc. reloads(), refused() and
+// last_good_load() are what the metrics report (milter/metrics.h).
 #pragma once
 
 #include <atomic>
@@ -27,7 +28,11 @@ namespace signet::milter {
 
 class Reloader {
  public:
-  Reloader(RuntimeHolder& holder, std::vector<std::string> args) : holder_(holder), args_(std::move(args)) {}
+  // instruments: what the new Runtimes count into (milter/runtime.h);
+  // loaded_at: when the running key set was loaded (the start).
+  Reloader(RuntimeHolder& holder, std::vector<std::string> args, Instruments instruments = {},
+           std::int64_t loaded_at = 0)
+      : holder_(holder), args_(std::move(args)), instruments_(instruments), last_good_(loaded_at) {}
   ~Reloader() { stop(); }
 
   bool reload(const std::string& why);
@@ -36,6 +41,7 @@ class Reloader {
 
   std::uint64_t reloads() const { return reloads_; }
   std::uint64_t refused() const { return refused_; }
+  std::int64_t last_good_load() const { return last_good_; }  // Unix time (real clock) of the last good load
 
  private:
   void run();
@@ -44,6 +50,8 @@ class Reloader {
 
   RuntimeHolder& holder_;
   std::vector<std::string> args_;
+  Instruments instruments_;
+  std::atomic<std::int64_t> last_good_;
   std::mutex mu_;
   std::atomic<std::uint64_t> reloads_{0}, refused_{0};
   int inotify_fd_ = -1;

@@ -1,8 +1,26 @@
 #include "milter/runtime.h"
 
+#include "signer/key.h"
+
 namespace signet::milter {
 
-Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args, const Runtime* previous) {
+std::string Runtime::slot_key(std::string_view stream, std::string_view domain, std::string_view selector,
+                              std::string_view algorithm) {
+  std::string k;
+  k.reserve(stream.size() + domain.size() + selector.size() + algorithm.size() + 3);
+  for (std::string_view part : {stream, domain, selector}) (k += part) += '\0';
+  return k += algorithm;
+}
+
+ledger::Slot* Runtime::slot(std::string_view stream, std::string_view domain, std::string_view selector,
+                            std::string_view algorithm) const {
+  if (slots.empty()) return nullptr;
+  const auto it = slots.find(slot_key(stream, domain, selector, algorithm));
+  return it == slots.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args, const Runtime* previous,
+                                                    Instruments instruments) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   auto cfg = conf::load_config(static_cast<int>(argv.size()), argv.data());
@@ -12,7 +30,21 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
   auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), cfg->key_options(),
                                           previous ? previous->keys.get() : nullptr);
   if (!keys) return keys.error();
-  return std::make_shared<const Runtime>(Runtime{std::move(cfg.value()), std::move(keys.value())});
+  auto rt = std::make_shared<Runtime>();
+  rt->config = std::move(cfg.value());
+  rt->keys = std::move(keys.value());
+  rt->metrics = instruments.metrics;
+  if (instruments.counts) {
+    // Here, at load, so the signing path finds every slot without a lock.
+    for (std::size_t i = 0; i < rt->keys->size(); ++i) {
+      if (!rt->keys->loaded(i)) continue;
+      const keystore::KeyRow& r = rt->keys->row(i);
+      const std::string alg(algorithm_name(r.algorithm));
+      rt->slots.emplace(Runtime::slot_key(r.stream, r.domain, r.selector, alg),
+                        instruments.counts->slot(ledger::KeyId{r.stream, r.domain, r.selector, alg}));
+    }
+  }
+  return std::shared_ptr<const Runtime>(std::move(rt));
 }
 
 }  // namespace signet::milter

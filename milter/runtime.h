@@ -12,27 +12,54 @@
 // hidden(): the keys whose DNS record the watch (milter/dns_watch.h) did not
 // find, as of its last check: the signing path passes them to
 // KeySnapshot::keys_for. Never null; empty when nothing is hidden.
+// current_for_scrape(), hidden_for_scrape(): the same values behind a second
+// mutex that only the writers (reloader, DNS watch) and the metrics scrape
+// take, so a scrape never contends with a message.
+//
+// Instruments: where the signing path counts (milter/metrics.h, and the
+// per-key slots of ledger/counts.h that the ledger and the metrics share).
+// load_runtime prepares, off the signing path, one slot per loaded key of
+// the new snapshot; Runtime::slot() finds it without a lock. Null
+// instruments (tests, --check-config): nothing is counted.
 #pragma once
 
 #include <mutex>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "conf/config.h"
 #include "keystore/snapshot.h"
+#include "ledger/counts.h"
 
 namespace signet::milter {
+
+class Metrics;
+
+struct Instruments {
+  Metrics* metrics = nullptr;
+  ledger::SignatureCounts* counts = nullptr;
+};
 
 struct Runtime {
   conf::Config config;
   std::shared_ptr<const keystore::KeySnapshot> keys;
+  Metrics* metrics = nullptr;  // null: not counted
+  // (stream, d=, s=, a=) -> its slot, for every loaded key of `keys`.
+  std::unordered_map<std::string, ledger::Slot*> slots = {};
+
+  static std::string slot_key(std::string_view stream, std::string_view domain, std::string_view selector,
+                              std::string_view algorithm);
+  ledger::Slot* slot(std::string_view stream, std::string_view domain, std::string_view selector,
+                     std::string_view algorithm) const;
 };
 
 // Configuration (from the command line in `args`) and its key set, validated
 // whole. Keys whose files are unchanged since `previous` are not parsed again.
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args,
-                                                    const Runtime* previous = nullptr);
+                                                    const Runtime* previous = nullptr, Instruments instruments = {});
 
 class RuntimeHolder {
  public:
@@ -41,6 +68,10 @@ class RuntimeHolder {
     return current_;
   }
   void replace(std::shared_ptr<const Runtime> next) {
+    {
+      std::lock_guard<std::mutex> lock(scrape_mu_);
+      scrape_current_ = next;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     current_.swap(next);  // the old one is released after the lock, below
   }
@@ -49,14 +80,31 @@ class RuntimeHolder {
     return hidden_;
   }
   void set_hidden(std::shared_ptr<const keystore::HiddenKeys> h) {
+    {
+      std::lock_guard<std::mutex> lock(scrape_mu_);
+      scrape_hidden_ = h;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     hidden_.swap(h);
+  }
+  // The same two values for the metrics scrape, behind a mutex of their own:
+  // a scrape never takes the one the signing path takes per message.
+  std::shared_ptr<const Runtime> current_for_scrape() const {
+    std::lock_guard<std::mutex> lock(scrape_mu_);
+    return scrape_current_;
+  }
+  std::shared_ptr<const keystore::HiddenKeys> hidden_for_scrape() const {
+    std::lock_guard<std::mutex> lock(scrape_mu_);
+    return scrape_hidden_;
   }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const Runtime> current_;
   std::shared_ptr<const keystore::HiddenKeys> hidden_ = std::make_shared<const keystore::HiddenKeys>();
+  mutable std::mutex scrape_mu_;  // never taken on the signing path
+  std::shared_ptr<const Runtime> scrape_current_;
+  std::shared_ptr<const keystore::HiddenKeys> scrape_hidden_ = hidden_;
 };
 
 }  // namespace signet::milter

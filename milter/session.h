@@ -26,6 +26,10 @@
 // ignored; body or end of message before it, and a begin() while a message is
 // in progress, end that message with its log line. So every begin() leaves
 // exactly one log line, and signatures come only from end_of_message.
+// Counting: when the Runtime carries instruments (milter/runtime.h), every
+// message's outcome and reason goes to its Metrics, and every signature
+// inserted to its key's slot at `now` (the ledger's day), with relaxed atomics
+// only (milter/metrics.h): the signing path never waits on a scrape or a flush.
 // Every outcome is a value (never an exception). A message signet cannot sign
 // is accepted unsigned, or tempfailed when on-error = tempfail, with one log
 // line saying why. Thread safety: one Session per connection (libmilter runs
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "conf/router.h"
+#include "milter/metrics.h"
 #include "milter/runtime.h"
 #include "signer/signer.h"
 
@@ -84,7 +89,11 @@ class Session {
   const std::string& queue_id() const { return queue_id_; }
 
  private:
-  Verdict trouble(const std::string& why);
+  Verdict trouble(Reason kind, const std::string& why);
+  void fault(Reason kind, std::string why);  // the message cannot be signed; said at the next decision
+  void count(Outcome o, Reason r) const {
+    if (runtime_ && runtime_->metrics) runtime_->metrics->message(o, r);
+  }
   void note_queue_id(std::string_view id);
 
   std::string client_addr_, daemon_name_;
@@ -99,6 +108,7 @@ class Session {
   std::size_t header_bytes_ = 0;  // all fields so far, for max-total-header-bytes
   std::uint64_t body_bytes_ = 0;  // for max-body-bytes
   std::string error_;  // set when the message cannot be signed
+  Reason error_kind_ = Reason::None;
   struct StreamSigner {
     const conf::Stream* stream;
     std::unique_ptr<MessageSigner> signer;

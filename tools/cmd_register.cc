@@ -14,6 +14,7 @@
 #include "tools/common.h"
 #include "tools/keyset_context.h"
 #include "tools/replay_files.h"
+#include "tools/table.h"
 
 namespace po = boost::program_options;
 
@@ -95,38 +96,7 @@ int register_main(const std::vector<std::string>& args) {
     rows.push_back({"(delegated: " + d.target + ")", d.domain, d.selector, "-", "-", d.owner, "delegated",
                     rfc3339::format(d.added), "", "", "", "", seen(d.domain, d.selector)});
   }
-  if (format == "csv") {
-    auto csv = [](const std::string& v) {
-      return v.find_first_of(",\"\n") == std::string::npos ? v : "\"" + v + "\"";  // RFC 4180
-    };
-    for (std::size_t i = 0; i < cols.size(); ++i) fmt::print("{}{}", i ? "," : "", cols[i]);
-    fmt::print("\n");
-    for (const auto& r : rows) {
-      for (std::size_t i = 0; i < r.size(); ++i) fmt::print("{}{}", i ? "," : "", csv(r[i]));
-      fmt::print("\n");
-    }
-  } else if (format == "json") {
-    fmt::print("[");
-    for (std::size_t j = 0; j < rows.size(); ++j) {
-      fmt::print("{}\n  {{", j ? "," : "");
-      for (std::size_t i = 0; i < cols.size(); ++i) fmt::print("{}{}: {}", i ? ", " : "", json_string(cols[i]), json_string(rows[j][i]));
-      fmt::print("}}");
-    }
-    fmt::print("\n]\n");
-  } else {
-    std::vector<std::size_t> w(cols.size());
-    for (std::size_t i = 0; i < cols.size(); ++i) w[i] = cols[i].size();
-    for (const auto& r : rows)
-      for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    auto line = [&](const std::vector<std::string>& r) {
-      for (std::size_t i = 0; i < r.size(); ++i) fmt::print("{}{:<{}}", i ? "  " : "", r[i], w[i]);
-      fmt::print("\n");
-    };
-    std::vector<std::string> header;
-    for (const auto& c : cols) header.push_back(fmt::format("{}", c));
-    line(header);
-    for (const auto& r : rows) line(r);
-  }
+  print_rows(format, cols, rows);
   return kExitOk;
 }
 

@@ -14,23 +14,26 @@ void KeySetContext::add_options(po::options_description& desc) {
       "now", po::value<std::string>(), "act as if it were this time (RFC 3339 or Unix time): tests, dry runs");
 }
 
+Result<std::int64_t> clock_from(const po::variables_map& vm) {
+  if (!vm.count("now")) return static_cast<std::int64_t>(std::time(nullptr));
+  const std::string v = vm["now"].as<std::string>();
+  auto t = rfc3339::parse(v);
+  if (!t && !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos) t = std::stoll(v);
+  if (!t) return permanent_error("--now " + v + ": expected 2026-11-26T14:00:00Z or a Unix time");
+  return *t;
+}
+
 Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, keystore::KeyDirectory::Mode mode) {
   const std::string config_file = vm.count("config") ? vm["config"].as<std::string>() : "/etc/signet/signet.conf";
   const char* argv[] = {"signet", "--config", config_file.c_str()};
   auto cfg = conf::load_config(3, argv);
   if (!cfg) return cfg.error();
-  auto now = static_cast<std::int64_t>(std::time(nullptr));
-  if (vm.count("now")) {
-    const std::string v = vm["now"].as<std::string>();
-    auto t = rfc3339::parse(v);
-    if (!t && !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos) t = std::stoll(v);
-    if (!t) return permanent_error("--now " + v + ": expected 2026-11-26T14:00:00Z or a Unix time");
-    now = *t;
-  }
+  auto now = clock_from(vm);
+  if (!now) return now.error();
   const std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : cfg->key_directory;
   auto kd = keystore::KeyDirectory::open(dir, mode, keystore::LoadOptions{cfg->allow_group_readable_keys, 0});
   if (!kd) return kd.error();
-  return KeySetContext(std::move(cfg.value()), std::move(kd.value()), now);
+  return KeySetContext(std::move(cfg.value()), std::move(kd.value()), now.value());
 }
 
 Result<keystore::StreamInfo> KeySetContext::stream(const std::string& name) const {

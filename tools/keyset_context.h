@@ -8,6 +8,7 @@
 // holds the directory's lock until the context is destroyed. --now TIME
 // (RFC 3339, or a Unix time) injects the clock, for tests and dry runs.
 // stream(name): the stream's domain, owner and rotation policy.
+// clock_from(vm): the --now clock alone, for commands without a key directory.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -21,6 +22,9 @@
 #include "keystore/lifecycle.h"
 
 namespace signet::tools {
+
+// --now TIME (RFC 3339 or Unix time) when given, else the real time.
+Result<std::int64_t> clock_from(const boost::program_options::variables_map& vm);
 
 class KeySetContext {
  public:

@@ -71,6 +71,7 @@ constexpr const char* kUsage =
     "  dns      records: every published selector's TXT record (zone, nsupdate or json);\n"
     "           check: what DNS publishes against the key set\n"
     "  register the inventory of every selector ever used (table, csv or json)\n"
+    "  ledger   how many signatures signet-milter made, per UTC day, stream, d=, s= and algorithm\n"
     "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS), for cron and CI\n"
     "  doctor   postfix: Postfix settings that break signatures after signing or bypass signing, with\n"
     "           the fix, and whether signet-milter answers where Postfix connects; for cron and CI\n"
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
   if (cmd == "import-opendkim") run = import_opendkim_main;
   if (cmd == "doctor") run = doctor_main;
   if (cmd == "dmarc") run = dmarc_main;
+  if (cmd == "ledger") run = ledger_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);

@@ -325,6 +325,13 @@ def main():
         except subprocess.TimeoutExpired:
             rc = None
         check(rc == 0 and notify.wait_for("STOPPING=1", timeout=1), "SIGTERM: STOPPING=1, exit 0", (rc, notify.messages))
+        # The ledger, written by the daemon as User=signet under the unit's
+        # ReadWritePaths: the message's two signatures, flushed at the stop.
+        p = run("signet", "ledger", "--format", "json")
+        rows = json.loads(p.stdout) if p.returncode == 0 else []
+        check(sorted(r["algorithm"] for r in rows) == ["ed25519-sha256", "rsa-sha256"] and
+              all(r["signatures"] == 1 and r["domain"] == DOMAIN for r in rows),
+              "signet ledger: the message's two signatures, in /var/lib/signet/ledger.sqlite", p.stdout + p.stderr)
         notify.close()
         log.close()
 

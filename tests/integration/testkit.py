@@ -522,8 +522,9 @@ class SignetMilter(StartStop):
         m.returncode, m.log_lines()
 
     socket: "inet" (a free port on 127.0.0.1), "unix" (work/NAME.sock) or a
-    full spec; the config gets socket, log = stderr and foreground = true
-    unless it says otherwise (None drops an option). stdout and stderr go to
+    full spec; the config gets socket, log = stderr, foreground = true and
+    ledger-file = "" (no ledger: the default /var/lib/signet/ledger.sqlite is
+    the machine's) unless it says otherwise (None drops an option). stdout and stderr go to
     the log file: work/milter.log, or work/NAME.log with a name (the config
     is work/signet.conf or work/NAME.conf)."""
 
@@ -536,7 +537,7 @@ class SignetMilter(StartStop):
             socket = "inet:%d@127.0.0.1" % free_port()
         elif socket == "unix":
             socket = "unix:" + os.path.join(work, (name or "signet") + ".sock")
-        self.config = {"socket": socket, "log": "stderr", "foreground": True}
+        self.config = {"socket": socket, "log": "stderr", "foreground": True, "ledger-file": ""}
         self.config.update(config)
         self.socket = self.config["socket"]
         self.env = dict(os.environ, **env) if env else None
