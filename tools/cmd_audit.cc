@@ -4,7 +4,10 @@
 // emergency readiness); owner missing; a stream without a key now; draining
 // keys past their window; DNS (unless --no-dns): records missing or not
 // matching, t=y published, retired selectors still publishing a key, and
-// delegated selectors whose CNAME target no longer resolves.
+// delegated selectors whose CNAME target no longer resolves; and, when the
+// signing ledger and the DMARC report store exist, `signet replay check`'s
+// findings over the last 7 days (replay/analysis.h).
+//
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 
@@ -14,8 +17,11 @@
 #include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
+#include "replay/inputs.h"
+#include "replay/render.h"
 #include "tools/common.h"
 #include "tools/keyset_context.h"
+#include "tools/replay_files.h"
 
 namespace po = boost::program_options;
 
@@ -28,6 +34,7 @@ int audit_main(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")("fail-on", po::value(&fail_on), "exit 1 at this severity or above (default error)")(
       "server", po::value(&server), "DNS server for the record checks (default: the system resolver)")(
       "no-dns", po::bool_switch(&no_dns), "skip the DNS checks");
+  ReplayFiles::add_options(desc, true);
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm, "One finding per line: SEVERITY WHERE: what, and what to do.\n")) return kExitOk;
@@ -82,6 +89,15 @@ int audit_main(const std::vector<std::string>& args) {
             "no record resolves (CNAME target " + d.target + " gone?): the vendor's mail fails DKIM");
       }
     }
+  }
+  // The replay check, when there is something to compare: files named on the
+  // command line must be there; the configured defaults may not exist yet (a
+  // fresh install, no reports imported), and audit works without them.
+  const ReplayFiles files = ReplayFiles::from(vm, ctx->config);
+  if (files.ledgers_named || files.reports_named || (files.ledgers_exist() && files.reports_exist())) {
+    auto report = files.analyze(*ctx, replay::utc_day(ctx->now - 7 * 86400), "");
+    if (!report) return fail("audit", report.error().message);
+    for (const auto& f : report->findings) add(f.severity, replay::finding_where(f), replay::finding_text(f));
   }
   int worst = -1;
   for (const auto& [sev, line] : findings) {

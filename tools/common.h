@@ -51,5 +51,6 @@ int import_opendkim_main(const std::vector<std::string>& args);
 int doctor_main(const std::vector<std::string>& args);
 int dmarc_main(const std::vector<std::string>& args);
 int ledger_main(const std::vector<std::string>& args);
+int replay_main(const std::vector<std::string>& args);
 
 }  // namespace signet::tools

@@ -1,15 +1,18 @@
-// tools/replay_files.h — the files the replay check reads, for `signet replay
-// check`, `signet audit`, `signet key retire|rotate` (the retire gate) and
-// `signet register` (the last day seen passing): the signing ledgers (one per
+// tools/replay_files.h — the two files the replay check reads, for `signet
+// replay check`, `signet audit`, `signet key retire|rotate` (the retire gate)
+// and `signet register` (last day seen passing): the signing ledgers (one per
 // host of a fleet) and the DMARC report store.
 //
 // add_options(desc, ledgers): --reports FILE, and with `ledgers` --ledger FILE
-//   (repeatable); without the flags the configuration's reports-file is used.
+//   (repeatable); without the flags the configuration's ledger-file and
+//   reports-file are used.
 // from(vm, cfg): the paths, and whether the operator named them: a file named
-//   on the command line must exist (missing: an error when read), a
-//   configured default may be absent (the caller goes on without it).
-// read_reports(since_day): every record, through dmarc::read_report_records;
-//   an error names the file.
+//   on the command line must exist (missing: an error), a configured default
+//   may be absent (the caller goes on without it).
+// read_ledgers / read_reports(since_day): every row, through ledger::read_ledger
+//   and dmarc::read_report_records; an error names the file.
+// analyze(ctx, files, first_day, suffix): replay::analyze over the key set,
+//   configuration and both files for first_day .. the day of ctx.now.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -18,8 +21,10 @@
 #include <vector>
 
 #include "base/result.h"
-#include "conf/config.h"
 #include "dmarc/report_store.h"
+#include "ledger/ledger.h"
+#include "replay/analysis.h"
+#include "tools/keyset_context.h"
 
 namespace signet::tools {
 
@@ -34,7 +39,9 @@ struct ReplayFiles {
   // Every file is there (a configured default may be missing: then false).
   bool ledgers_exist() const;
   bool reports_exist() const;
+  Result<std::vector<ledger::LedgerRow>> read_ledgers(const std::string& since_day) const;
   Result<std::vector<dmarc::ReportRecord>> read_reports(const std::string& since_day) const;
+  Result<replay::Report> analyze(const KeySetContext& ctx, const std::string& first_day, const std::string& suffix) const;
 };
 
 }  // namespace signet::tools

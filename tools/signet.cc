@@ -72,7 +72,9 @@ constexpr const char* kUsage =
     "           check: what DNS publishes against the key set\n"
     "  register the inventory of every selector ever used (table, csv or json)\n"
     "  ledger   how many signatures signet-milter made, per UTC day, stream, d=, s= and algorithm\n"
-    "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS), for cron and CI\n"
+    "  audit    findings with severity (rotation overdue, weak keys, no standby, DNS, replay), for cron and CI\n"
+    "  replay   check: DMARC reports against the signing ledgers per selector and day: possible replay,\n"
+    "           retired or unknown selectors passing, signatures failing at a receiver; --html draws it\n"
     "  doctor   postfix: Postfix settings that break signatures after signing or bypass signing, with\n"
     "           the fix, and whether signet-milter answers where Postfix connects; for cron and CI\n"
     "  inspect  read a DNS key record, a DKIM-Signature, or a whole message, and say what is wrong\n"
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   if (cmd == "doctor") run = doctor_main;
   if (cmd == "dmarc") run = dmarc_main;
   if (cmd == "ledger") run = ledger_main;
+  if (cmd == "replay") run = replay_main;
   if (!run) return fail(cmd, "unknown command; run `signet --help` for the list");
   try {
     return run(args);
