@@ -153,14 +153,12 @@ Result<std::vector<ReportRecord>> read_report_records(const std::string& path, s
   if (!st) return st.error();
   st->bind(1, since_day);
   std::vector<ReportRecord> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!row.value()) break;
-    out.push_back(ReportRecord{st->column_text(0), st->column_text(1), st->column_text(2), st->column_text(3),
-                               st->column_int(4), st->column_text(5), st->column_text(6), st->column_text(7),
-                               st->column_text(8)});
-  }
+  Status read = st->each_row([&](const store::Statement& r) {
+    out.push_back(ReportRecord{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3),
+                               r.column_int(4), r.column_text(5), r.column_text(6), r.column_text(7),
+                               r.column_text(8)});
+  });
+  if (!read) return read.error();
   return out;
 }
 

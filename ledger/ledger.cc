@@ -50,13 +50,11 @@ Result<std::vector<LedgerRow>> read_ledger(const std::string& path, std::string_
   if (!st) return st.error();
   st->bind(1, since_day);
   std::vector<LedgerRow> rows;
-  for (;;) {
-    auto more = st->step();
-    if (!more) return more.error();
-    if (!more.value()) break;
-    rows.push_back(LedgerRow{st->column_text(0), st->column_text(1), st->column_text(2), st->column_text(3),
-                             st->column_text(4), st->column_int(5)});
-  }
+  Status read = st->each_row([&](const store::Statement& r) {
+    rows.push_back(LedgerRow{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3),
+                             r.column_text(4), r.column_int(5)});
+  });
+  if (!read) return read.error();
   return rows;
 }
 

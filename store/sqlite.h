@@ -15,7 +15,8 @@
 //                         error naming it.
 //   Db::exec(sql)         runs statements with no parameters.
 //   Db::prepare(sql)      one statement; bind_* by 1-based index, step() until
-//                         it returns false (done), column_* while on a row.
+//                         it returns false (done), column_* while on a row;
+//                         each_row(f) does the loop.
 //   Transaction           BEGIN IMMEDIATE on construction, ROLLBACK unless
 //                         commit() succeeded.
 // How it fails: every call returns a Status/Result whose message names the
@@ -72,6 +73,17 @@ class Statement {
   // True on a row, false when done; an error names the database.
   Result<bool> step();
   Status run();  // step() to the end, for statements without rows
+  // Calls on_row(*this) for every row, then returns Ok; the first failed
+  // step's error otherwise.
+  template <typename OnRow>
+  Status each_row(OnRow&& on_row) {
+    for (;;) {
+      auto more = step();
+      if (!more) return more.error();
+      if (!more.value()) return Ok{};
+      on_row(*this);
+    }
+  }
   void reset();  // ready to bind and step again (bindings cleared)
 
   std::int64_t column_int(int index) const;
