@@ -18,10 +18,12 @@ build: deps
 # The whole suite, then the milter's tests once more under AddressSanitizer
 # and UBSan (a separate Debug build in $(BUILD)-asan): memory errors and leaks
 # in the daemon fail the run; so do the DMARC report reader's, whose bombs and
-# large reports are bigger than the fuzz inputs. Last, every libFuzzer target for
+# large reports are bigger than the fuzz inputs, and the replay check's (its
+# analysis over vectors; the scenario with both daemons, the CLI and
+# Chromium). Last, every libFuzzer target for
 # FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
 # crash, leak, timeout or sanitizer report fails the run.
-ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock
+ASAN_TESTS = Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock|Replay|replay_check
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
