@@ -24,7 +24,8 @@ namespace {
 Result<std::string> first_day(const std::string& since, std::int64_t now) {
   if (since.size() == 10 && rfc3339::parse(since + "T00:00:00Z")) return since;
   const auto d = parse_duration(since);
-  if (!d || *d > 3660 * 86400) return permanent_error("--since " + since + ": expected a duration (7d, 48h) or a day (2026-11-20)");
+  if (!d) return permanent_error("--since " + since + ": expected a duration (7d, 48h) or a day (2026-11-20)");
+  if (*d > 3660 * 86400) return permanent_error("--since " + since + ": at most 3660d (ten years); or give a first day");
   return replay::utc_day(now - *d);
 }
 
