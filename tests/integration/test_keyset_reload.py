@@ -40,18 +40,21 @@ class KeySet:
         self.signet = signet
         self.dir = keydir
         self.rows = []  # (selector, algorithm, bits, file, from, until)
+        specs = [("example.com", "tx-%s-%02d" % (alg, k), alg, bits if alg == "rsa" else None)
+                 for alg, bits in (("rsa", rsa_bits), ("ed25519", 256)) for k in range(CUTOVERS + 1)]
+        self.keys = make_keys(signet, keydir, specs, dir_mode=0o700)
+        # The schedule starts after the keys exist: 22 keys take seconds to
+        # make on a slow (sanitized, loaded) build, and a first cutover already
+        # past when the daemon starts would never be logged as one.
         now = int(time.time())
         self.t0 = now + 8  # first cutover
         cuts = [self.t0 + SPACING * k for k in range(CUTOVERS)]
-        specs = []
         for alg, bits in (("rsa", rsa_bits), ("ed25519", 256)):
             for k in range(CUTOVERS + 1):
                 sel = "tx-%s-%02d" % (alg, k)
-                specs.append(("example.com", sel, alg, bits if alg == "rsa" else None))
                 frm = now - 60 if k == 0 else cuts[k - 1]
                 until = cuts[k] if k < CUTOVERS else None
                 self.rows.append((sel, alg, bits, "example.com/%s.key" % sel, frm, until))
-        self.keys = make_keys(signet, keydir, specs, dir_mode=0o700)
         self.created = now - 120
         self.cuts = cuts
         self.last_cut = cuts[-1]
