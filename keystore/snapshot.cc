@@ -106,6 +106,7 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
     e.row.algorithm = e.key->algorithm();
     e.row.bits = e.key->bits();
   }
+  snap->options_.master_key.reset();  // the keys are open: the snapshot has no use for it
   std::stable_sort(snap->keys_.begin(), snap->keys_.end(),
                    [](const Entry& a, const Entry& b) { return a.row.stream < b.row.stream; });
   for (std::size_t i = 0; i < snap->keys_.size();) {

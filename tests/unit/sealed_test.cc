@@ -191,6 +191,26 @@ TEST(Sealed, ForgedHeadersAreRefusedBounded) {
   EXPECT_TRUE(has(open("-----BEGIN PRIVATE KEY-----\n").error().message, "not a sealed key file"));
 }
 
+TEST(Sealed, EveryValueOfEveryHeaderByteOpensOnlyAsWritten) {
+  auto m = new_master();
+  const Sealed s = seal(Algorithm::RsaSha256, *m);
+  std::size_t opened = 0;
+  for (std::size_t i = 0; i < 40; ++i) {
+    for (int v = 0; v < 256; ++v) {
+      std::string b = s.bytes;
+      b[i] = static_cast<char>(v);
+      auto r = open_sealed(b, *m, "example.com", "s1", "f");
+      if (r.ok()) {
+        ++opened;
+        EXPECT_EQ(b, s.bytes) << "byte " << i << " = " << v << " opened";
+      } else {
+        EXPECT_LT(r.error().message.size(), 300u);
+      }
+    }
+  }
+  EXPECT_EQ(opened, 40u);  // only the unchanged byte value, once per position
+}
+
 TEST(Sealed, MasterKeyFileMustBe0600AndExactly32Bytes) {
   const std::string dir = signet::testing::temp_dir("master");
   auto m = MasterKey::generate().value();
