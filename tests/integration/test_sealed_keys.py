@@ -4,16 +4,17 @@
 `signet key master-key`, then `signet key new|rotate` with protection on: no
 file under the key directory parses as a private key (`openssl pkey`), every
 key file is sealed. signet-milter signs with the sealed keys and both
-`signet verify` and dkimpy verify. A reload with a wrong master key is
+`signet verify` and dkimpy verify (and milter_load verifies 400 more). A reload with a wrong master key is
 refused and signing goes on with the last good keys. `signet key unseal
 --yes` gives back the same keys (the sealed bytes never held their DER),
 `signet audit` and `signet keyset check` report the plaintext keys while
 protection is on, and `signet key seal` seals them again: the same keys
 sign throughout.
 
-usage: test_sealed_keys.py --milter PATH --signet PATH --work DIR
+usage: test_sealed_keys.py --milter PATH --signet PATH --load PATH --work DIR
 """
 import base64
+import calendar
 import json
 import os
 import subprocess
@@ -55,7 +56,7 @@ def signed_message(milter, qid):
 
 
 def main():
-    args = scenario_args(__doc__, milter=True)
+    args = scenario_args(__doc__, milter=True, extra=lambda ap: ap.add_argument("--load", required=True))
     c = Checks()
     work = os.path.abspath(args.work)
     master = os.path.join(work, "master.key")
@@ -112,8 +113,22 @@ def main():
         c.check(verify_passed(rc, out) and algs == ["ed25519-sha256", "rsa-sha256"] and all(ok for _, ok, _ in results),
                 what + ": rsa and ed25519 signatures, signet verify and dkimpy pass", (out, err, results))
 
+    # What milter_load checks every signature against: the active keys' windows.
+    rc, out, err = cli(["register", "--format", "json"], now)
+    schedule = os.path.join(work, "schedule.txt")
+    with open(schedule, "w") as f:
+        for r in json.loads(out) if rc == 0 else []:
+            if r["state"] == "active":
+                frm = int(calendar.timegm(time.strptime(r["active-from"], "%Y-%m-%dT%H:%M:%SZ")))
+                f.write("%s %s %d -\n" % (r["selector"], r["algorithm"], frm))
+
     with milter:
         signs("S1", "signet-milter signs with sealed keys")
+        p = subprocess.run([args.load, "--socket", milter.socket, "--connections", "4", "--messages", "400",
+                            "--keys", keys_file, "--schedule", schedule], capture_output=True, text=True, timeout=120)
+        c.check(p.returncode == 0 and "signed: 400  unsigned: 0" in p.stdout and "400 ok, 0 bad" in p.stdout,
+                "milter_load: 400 messages signed with the sealed keys, every signature verified",
+                p.stdout[-400:] + p.stderr[-400:])
 
         # A wrong master key at reload: refused whole, the last good keys sign on.
         os.rename(master, master + ".good")
@@ -182,7 +197,7 @@ def main():
         milter.wait_log(": reloaded,", after=before, timeout=30)
         signs("S6", "after seal, the same keys sign")
     c.check(milter.returncode == 0, "signet-milter stops cleanly", milter.log_tail())
-    c.finish()
+    sys.exit(c.finish())
 
 
 if __name__ == "__main__":
