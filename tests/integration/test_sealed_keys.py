@@ -113,6 +113,17 @@ def main():
         c.check(verify_passed(rc, out) and algs == ["ed25519-sha256", "rsa-sha256"] and all(ok for _, ok, _ in results),
                 what + ": rsa and ed25519 signatures, signet verify and dkimpy pass", (out, err, results))
 
+    rc, out = milter.check_config()
+    c.check(rc == 0, "signet-milter --check-config loads the sealed key set", out)
+    milter.config["key-protection"] = "plain"
+    rc, out = milter.check_config()
+    c.check(rc == 2 and "is sealed but key-protection = plain" in out, "--check-config under plain refuses sealed keys", out)
+    milter.config["key-protection"] = "sealed"
+    os.chmod(master, 0o644)
+    rc, out = milter.check_config()
+    c.check(rc == 2 and "0644" in out and "chmod 600" in out, "a master key file of mode 0644 is refused", out)
+    os.chmod(master, 0o600)
+
     # What milter_load checks every signature against: the active keys' windows.
     rc, out, err = cli(["register", "--format", "json"], now)
     schedule = os.path.join(work, "schedule.txt")
