@@ -205,6 +205,7 @@ Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg) {
   for (const Stream& s : cfg.streams) {
     for (const std::string& sel : s.selectors) {
       rows.push_back(keystore::configured_selector(s.name, s.domain, sel, cfg.config_file + " [stream." + s.name + "]"));
+      if (cfg.sealed_keys) rows.back().file = keystore::sealed_file_name(rows.back().file);  // DOMAIN/NAME.sealed
     }
   }
   auto managed = keystore::read_manifest(cfg.key_directory);

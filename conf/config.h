@@ -119,7 +119,8 @@ struct Config {
 };
 
 // Every key the configuration needs: streams' `selector =` lines (rows whose
-// window is `always`, keystore::configured_selector) and the rows of
+// window is `always`, keystore::configured_selector; their file is
+// DOMAIN/NAME.key, or DOMAIN/NAME.sealed under key-protection = sealed) and the rows of
 // <key-directory>/manifest, checked (keystore::check_manifest) and against
 // the streams (a key must sign as its stream's domain). Reads the manifest;
 // fails naming the file and line. Paths are relative to key_directory.

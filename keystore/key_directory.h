@@ -89,13 +89,16 @@ class KeyDirectory {
   // bits, when the row gives them), writes it as the row's file like create_key.
   Result<std::string> adopt_key(KeyChange& change, const KeyRow& row, const std::string& source) const;
   Result<std::vector<std::string>> apply(KeyChange& change);
-  // `signet key seal|unseal`: writes the key of change.manifest.keys[i] in
-  // the form `to` (Sealed or Plain) as a new file (DOMAIN/SELECTOR.sealed or
-  // .key), points the row at it and lists the old file to destroy after the
-  // commit; false when the row is retired or already in that form. Reads
-  // either form (a sealed one needs the master key). The validation in
-  // apply() then uses the directory's protection: open it with the target.
-  Result<bool> convert_key(KeyChange& change, std::size_t i, Protection to) const;
+  // `signet key seal|unseal`: writes the key of `row` (a row of
+  // change.manifest, or a configuration selector's) in the form `to` (Sealed
+  // or Plain) as a new file (DOMAIN/SELECTOR.sealed or .key), points the row
+  // at it and lists the old file to destroy after the commit; false when the
+  // row is retired or already in that form (then row.file names the file as
+  // it is). Reads either form (a sealed one needs the master key). The
+  // validation in apply() uses the directory's protection: open it with the
+  // target. Rows outside the manifest are not validated by apply(): load them
+  // (KeySnapshot::load) before it.
+  Result<bool> convert_key(KeyChange& change, KeyRow& row, Protection to) const;
   // The protection apply() validates with and new keys are written in, and
   // the file name a planned row's key gets under it (DOMAIN/SELECTOR.sealed
   // when sealed, so the name says the form).

@@ -355,10 +355,29 @@ int key_convert(const std::vector<std::string>& args, keystore::Protection to) {
   if (!kd) return fail(cmd, kd.error().message);
   keystore::KeyChange change(kd->manifest());
   std::size_t converted = 0;
-  for (std::size_t i = 0; i < change.manifest.keys.size(); ++i) {
-    auto done = kd->convert_key(change, i, to);
+  for (keystore::KeyRow& row : change.manifest.keys) {
+    auto done = kd->convert_key(change, row, to);
     if (!done) return fail(cmd, done.error().message + " (nothing changed)");
     if (*done) ++converted;
+  }
+  // Streams' `selector =` keys (DOMAIN/NAME.key <-> .sealed), outside the
+  // manifest: converted in the same change and loaded in their new form
+  // before it is committed.
+  std::vector<keystore::KeyRow> configured;
+  for (const conf::Stream& s : cfg->streams) {
+    for (const std::string& sel : s.selectors) {
+      keystore::KeyRow row = keystore::configured_selector(s.name, s.domain, sel, cfg->config_file + " [stream." + s.name + "]");
+      if (!seal) row.file = keystore::sealed_file_name(row.file);
+      auto done = kd->convert_key(change, row, to);
+      if (!done) return fail(cmd, done.error().message + " (nothing changed)");
+      if (*done) ++converted;
+      configured.push_back(row);
+    }
+  }
+  if (!configured.empty()) {
+    if (auto loaded = keystore::KeySnapshot::load(kd->path(), configured, options); !loaded) {
+      return fail(cmd, loaded.error().message + " (nothing changed)");
+    }
   }
   if (converted == 0) {
     fmt::print("{}: every key is already {}\n", dir, seal ? "sealed" : "plaintext");

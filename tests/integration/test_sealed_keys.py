@@ -55,6 +55,35 @@ def signed_message(milter, qid):
     return fields + b"From: a@example.com\r\nSubject: sealed\r\n\r\n" + BODY
 
 
+def selector_line_keys(c, args, master, now):
+    """A stream's `selector =` key (DOMAIN/NAME.key, outside the manifest) is
+    sealed and unsealed with the rest: DOMAIN/NAME.sealed under sealed."""
+    work = os.path.join(os.path.abspath(args.work), "selector-line")
+    os.makedirs(work)
+    stream = {"domain": "example.com", "selector": "old"}
+    cli = SignetCli(args.signet, work, {"key-protection": "sealed", "master-key-file": master, "stream.legacy": stream})
+    os.makedirs(os.path.join(cli.keys, "example.com"), mode=0o700)
+    plain = os.path.join(cli.keys, "example.com", "old.key")
+    subprocess.run([args.signet, "keygen", "--algorithm", "ed25519", "--out", plain], check=True, capture_output=True)
+    milter = SignetMilter(args.milter, work, {"key-directory": cli.keys, "key-protection": "sealed",
+                                              "master-key-file": master, "stream.legacy": stream,
+                                              "rule.all": {"stream": "legacy"}}, name="milter")
+    rc, out = milter.check_config()
+    c.check(rc == 2 and "old.sealed" in out, "selector line under sealed: DOMAIN/NAME.sealed is the file it loads", out)
+    rc, out, err = cli(["key", "seal"], now)
+    sealed = os.path.join(cli.keys, "example.com", "old.sealed")
+    c.check(rc == 0 and "1 keys sealed" in out and os.path.exists(sealed) and not os.path.exists(plain)
+            and not parses_as_private_key(sealed), "key seal seals a selector line's key too", out + err)
+    rc, out = milter.check_config()
+    c.check(rc == 0, "signet-milter loads the sealed selector-line key", out)
+    rc, out, err = cli(["key", "unseal", "--yes"], now)
+    c.check(rc == 0 and os.path.exists(plain) and not os.path.exists(sealed) and parses_as_private_key(plain),
+            "key unseal --yes gives it back as DOMAIN/NAME.key", out + err)
+    milter.config["key-protection"] = "plain"
+    rc, out = milter.check_config()
+    c.check(rc == 0, "and signet-milter loads it under plain", out)
+
+
 def main():
     args = scenario_args(__doc__, milter=True, extra=lambda ap: ap.add_argument("--load", required=True))
     c = Checks()
@@ -208,6 +237,7 @@ def main():
         milter.wait_log(": reloaded,", after=before, timeout=30)
         signs("S6", "after seal, the same keys sign")
     c.check(milter.returncode == 0, "signet-milter stops cleanly", milter.log_tail())
+    selector_line_keys(c, args, master, now)
     sys.exit(c.finish())
 
 

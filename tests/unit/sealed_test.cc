@@ -310,7 +310,7 @@ TEST(Sealed, SealThenUnsealThroughTheTransactionKeepsTheKeys) {
     KeyChange change(kd->manifest());
     std::size_t n = 0;
     for (std::size_t i = 0; i < change.manifest.keys.size(); ++i) {
-      auto done = kd->convert_key(change, i, to);
+      auto done = kd->convert_key(change, change.manifest.keys[i], to);
       ASSERT_TRUE(done.ok()) << done.error().message;
       n += *done ? 1 : 0;
     }
@@ -364,7 +364,7 @@ TEST(Sealed, ASealWithTheWrongMasterKeyChangesNothing) {
   auto kd = KeyDirectory::open(dir, KeyDirectory::Mode::Write, wrong);
   ASSERT_TRUE(kd.ok());
   KeyChange change(kd->manifest());
-  auto done = kd->convert_key(change, 0, Protection::Plain);
+  auto done = kd->convert_key(change, change.manifest.keys[0], Protection::Plain);
   ASSERT_FALSE(done.ok());
   EXPECT_TRUE(has(done.error().message, "wrong master key"));
   EXPECT_EQ(signet::testing::read_file(dir + "/manifest"), manifest);
