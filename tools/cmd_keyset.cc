@@ -3,6 +3,9 @@
 //   signet keyset install --dir DIR < M  validate manifest text M against DIR's keys, then
 //                                        write it atomically under the directory's lock
 //                                        (keystore/key_directory.h); on any problem nothing changes
+// Both read the key files as --key-protection says (plain, or sealed with
+// --master-key-file or the systemd credential: docs/key-custody.md); under
+// sealed a plaintext key fails the check, naming it and `signet key seal`.
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 #include <unistd.h>
