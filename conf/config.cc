@@ -190,11 +190,22 @@ const Stream* Config::find_stream(std::string_view name) const {
   return it == stream_index.end() ? nullptr : &streams[it->second];
 }
 
+Result<keystore::LoadOptions> key_load_options(const Config& cfg) {
+  keystore::LoadOptions o = cfg.key_options();
+  if (!cfg.sealed_keys) return o;
+  auto master = keystore::load_master_key(cfg.master_key_file);
+  if (!master) return master.error();
+  o.protection = keystore::Protection::Sealed;
+  o.master_key = std::move(master.value());
+  return o;
+}
+
 Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg) {
   std::vector<keystore::KeyRow> rows;
   for (const Stream& s : cfg.streams) {
     for (const std::string& sel : s.selectors) {
       rows.push_back(keystore::configured_selector(s.name, s.domain, sel, cfg.config_file + " [stream." + s.name + "]"));
+      if (cfg.sealed_keys) rows.back().file = keystore::sealed_file_name(rows.back().file);  // DOMAIN/NAME.sealed
     }
   }
   auto managed = keystore::read_manifest(cfg.key_directory);

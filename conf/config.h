@@ -12,6 +12,7 @@
 // allowed range for a value out of bounds); never exits the process.
 // `--help` / `--version` are reported through Config::exit_early.
 //
+// key_load_options(): key_options() plus the master key under key-protection = sealed.
 // key_rows() lists the keys a Config needs (static selectors and the key
 // set's manifest) for keystore::KeySnapshot::load.
 #pragma once
@@ -82,6 +83,8 @@ struct Config {
   std::size_t max_connections = 500;
   bool core_dumps = false;
   bool allow_group_readable_keys = false;
+  bool sealed_keys = false;           // key-protection = sealed
+  std::string master_key_file;        // empty: only the systemd credential
   std::int64_t overlap_signing = 0;  // seconds; 0 = off
   bool dns_check = true;             // check scheduled keys' records before their cutover
   std::string dns_server;            // ADDR[:PORT]; empty = the system resolver
@@ -107,16 +110,28 @@ struct Config {
   const CidrSet& sending_networks_of(const Stream& s) const {
     return s.sending_networks ? *s.sending_networks : sending_networks;
   }
-  keystore::LoadOptions key_options() const { return {allow_group_readable_keys, overlap_signing}; }
+  keystore::LoadOptions key_options() const {
+    keystore::LoadOptions o;
+    o.allow_group_readable = allow_group_readable_keys;
+    o.overlap_signing = overlap_signing;
+    return o;
+  }
 };
 
 // Every key the configuration needs: streams' `selector =` lines (rows whose
-// window is `always`, keystore::configured_selector) and the rows of
+// window is `always`, keystore::configured_selector; their file is
+// DOMAIN/NAME.key, or DOMAIN/NAME.sealed under key-protection = sealed) and the rows of
 // <key-directory>/manifest, checked (keystore::check_manifest) and against
 // the streams (a key must sign as its stream's domain). Reads the manifest;
 // fails naming the file and line. Paths are relative to key_directory.
 Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg);
 
 Result<Config> load_config(int argc, const char* const* argv);
+
+// key_options() with key-protection applied: under sealed, the master key
+// (keystore::load_master_key: the systemd credential, else master-key-file),
+// read now, so a reload with a missing or wrong master key fails here or in
+// the load that uses it and the daemon keeps its last good key set.
+Result<keystore::LoadOptions> key_load_options(const Config& cfg);
 
 }  // namespace signet::conf

@@ -106,6 +106,17 @@ const std::array kOptions = {
     OptionSpec{"allow-group-readable-keys", Scope::Global, Kind::Bool, "false", 0, 0, nullptr, false,
                "accept key files of mode 0640 (a group, not the daemon's user, owns them); world access never",
                &flag<&Config::allow_group_readable_keys>},
+    OptionSpec{"key-protection", Scope::Global, Kind::Choice, "plain", 0, 0, "plain|sealed", false,
+               "how private keys are stored in the key directory: plain PEM files, or sealed (encrypted under the "
+               "host's master key, XChaCha20-Poly1305; plaintext keys are then refused: docs/key-custody.md)",
+               [](Config& c, const Value& v) -> Status {
+                 c.sealed_keys = v.text == "sealed";
+                 return Ok{};
+               }},
+    OptionSpec{"master-key-file", Scope::Global, Kind::Path, nullptr, 0, 0, nullptr, false,
+               "with key-protection = sealed and no systemd credential signet-master-key: the 32-byte master key "
+               "file (mode 0600, owned by root or the daemon's user; `signet key master-key --out FILE`)",
+               &text<&Config::master_key_file>},
     OptionSpec{"internal-hosts", Scope::Global, Kind::Networks, nullptr, 0, 0, nullptr, true,
                "client networks (IPv4/IPv6 CIDRs) whose mail we originate and sign",
                [](Config& c, const Value& v) { return add_networks(c.internal_hosts, v); }},

@@ -10,6 +10,7 @@
 
 #include "keystore/atomic_file.h"
 #include "keystore/key_file.h"
+#include "keystore/sealed.h"
 #include "signer/key_record.h"
 
 namespace signet::keystore {
@@ -67,8 +68,42 @@ KeyDirectory::~KeyDirectory() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
-Result<PrivateKey> KeyDirectory::load_key(const KeyRow& row) const {
-  return load_private_key(key_path(row), options_.allow_group_readable);
+Result<PrivateKey> KeyDirectory::load_key(const KeyRow& row) const { return load_key_as(row, options_.protection); }
+
+Result<PrivateKey> KeyDirectory::load_key_as(const KeyRow& row, Protection protection) const {
+  const std::string path = key_path(row);
+  auto file = read_key_file(path, options_.allow_group_readable);
+  if (!file) return file.error();
+  auto pem = open_stored_key(std::move(file.value()), path, row.domain, row.selector, options_.master_key.get(), protection);
+  if (!pem) return pem.error();
+  auto key = PrivateKey::parse(pem->bytes());
+  if (!key) return permanent_error("key file " + path + ": " + key.error().message);
+  return key;
+}
+
+Result<bool> KeyDirectory::convert_key(KeyChange& change, KeyRow& row, Protection to) const {
+  if (row.retired_at) return false;  // destroyed already: nothing to convert
+  const std::string target = to == Protection::Sealed ? sealed_file_name(row.file) : plain_file_name(row.file);
+  // A configuration selector's key converted by an earlier run: only the new name is there.
+  if (::access(key_path(row).c_str(), F_OK) != 0 && ::access((dir_ + "/" + target).c_str(), F_OK) == 0) {
+    row.file = target;
+    return false;
+  }
+  {
+    auto bytes = read_key_file(key_path(row), options_.allow_group_readable);
+    if (!bytes) return bytes.error();
+    if (is_sealed(bytes->bytes()) == (to == Protection::Sealed)) return false;  // already in that form
+  }
+  auto key = load_key_as(row, Protection::Any);
+  if (!key) return key.error();
+  const std::string& file = target;
+  const std::string old_path = key_path(row);
+  KeyRow next = row;
+  next.file = file;
+  if (Status s = install_as(change, next, *key, to); !s) return s.error();
+  row.file = file;
+  change.destroy.push_back(old_path);  // only once the manifest naming the new file is committed
+  return true;
 }
 
 std::set<std::string> KeyDirectory::used_selectors(const std::string& domain) const {
@@ -103,15 +138,24 @@ Result<std::string> KeyDirectory::adopt_key(KeyChange& change, const KeyRow& row
 }
 
 Result<std::string> KeyDirectory::install_key(KeyChange& change, const KeyRow& row, const PrivateKey& key) const {
+  if (Status s = install_as(change, row, key, options_.protection); !s) return s.error();
+  return format_key_record(key);
+}
+
+Status KeyDirectory::install_as(KeyChange& change, const KeyRow& row, const PrivateKey& key, Protection form) const {
   const std::string path = key_path(row);
   const std::string subdir = path.substr(0, path.rfind('/'));
   ::mkdir(subdir.c_str(), 0700);
-  if (Status s = write_private_key(path, key); !s) return s.error();
+  if (form == Protection::Sealed) {
+    if (!options_.master_key) return permanent_error("key-protection = sealed but no master key was loaded");
+    if (Status s = write_sealed_key(path, key, *options_.master_key, row.domain, row.selector); !s) return s;
+  } else {
+    if (Status s = write_private_key(path, key); !s) return s;
+  }
   change.created_.push_back(path);
   // The daemon runs as the directory's owner (signet): it must read the key.
-  if (Status s = give_to_owner(dir_, subdir); !s) return s.error();
-  if (Status s = give_to_owner(dir_, path); !s) return s.error();
-  return format_key_record(key);
+  if (Status s = give_to_owner(dir_, subdir); !s) return s;
+  return give_to_owner(dir_, path);
 }
 
 KeyChange::~KeyChange() {

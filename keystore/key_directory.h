@@ -39,6 +39,7 @@
 #include "base/result.h"
 #include "keystore/delegated.h"
 #include "keystore/manifest.h"
+#include "keystore/sealed.h"
 #include "keystore/snapshot.h"
 #include "signer/key.h"
 
@@ -77,7 +78,8 @@ class KeyDirectory {
   Result<PrivateKey> load_key(const KeyRow& row) const;
   std::set<std::string> used_selectors(const std::string& domain) const;
 
-  // Generates the row's key, writes its file (0600; run as root, owned by
+  // Generates the row's key, writes its file (0600, sealed under
+  // key-protection = sealed; run as root, owned by
   // the key directory's owner, so the daemon's user can read it) and records
   // it in the change; returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
   Result<std::string> create_key(KeyChange& change, const KeyRow& row) const;
@@ -87,11 +89,30 @@ class KeyDirectory {
   // bits, when the row gives them), writes it as the row's file like create_key.
   Result<std::string> adopt_key(KeyChange& change, const KeyRow& row, const std::string& source) const;
   Result<std::vector<std::string>> apply(KeyChange& change);
+  // `signet key seal|unseal`: writes the key of `row` (a row of
+  // change.manifest, or a configuration selector's) in the form `to` (Sealed
+  // or Plain) as a new file (DOMAIN/SELECTOR.sealed or .key), points the row
+  // at it and lists the old file to destroy after the commit; false when the
+  // row is retired or already in that form (then row.file names the file as
+  // it is). Reads either form (a sealed one needs the master key). The
+  // validation in apply() uses the directory's protection: open it with the
+  // target. Rows outside the manifest are not validated by apply(): load them
+  // (KeySnapshot::load) before it.
+  Result<bool> convert_key(KeyChange& change, KeyRow& row, Protection to) const;
+  // The protection apply() validates with and new keys are written in, and
+  // the file name a planned row's key gets under it (DOMAIN/SELECTOR.sealed
+  // when sealed, so the name says the form).
+  Protection protection() const { return options_.protection; }
+  std::string stored_file(const std::string& file) const {
+    return options_.protection == Protection::Sealed ? sealed_file_name(file) : file;
+  }
   Status replace_delegated(const std::vector<Delegated>& list);
 
  private:
   KeyDirectory() = default;
   Result<std::string> install_key(KeyChange& change, const KeyRow& row, const PrivateKey& key) const;
+  Status install_as(KeyChange& change, const KeyRow& row, const PrivateKey& key, Protection form) const;
+  Result<PrivateKey> load_key_as(const KeyRow& row, Protection protection) const;
 
   std::string dir_;
   LoadOptions options_;

@@ -94,24 +94,28 @@ Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_re
 Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite) {
   std::string pem = key.to_pem();
   if (pem.empty()) return permanent_error("could not encode the key as PEM");
+  Status s = write_secret_file(path, pem, overwrite);
+  sodium_memzero(pem.data(), pem.size());
+  return s;
+}
+
+Status write_secret_file(const std::string& path, std::string_view bytes, bool overwrite) {
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
   Fd f{::open(path.c_str(), flags, 0600)};
   if (f.fd < 0) {
-    sodium_memzero(pem.data(), pem.size());
     if (errno == EEXIST) return permanent_error(path + " already exists: choose another --out (keys are never overwritten)");
     return permanent_error("cannot create " + path + ": " + std::strerror(errno));
   }
   bool ok = ::fchmod(f.fd, 0600) == 0;  // O_TRUNC on an existing file keeps its old mode
   std::size_t put = 0;
-  while (ok && put < pem.size()) {
-    const ssize_t n = ::write(f.fd, pem.data() + put, pem.size() - put);
+  while (ok && put < bytes.size()) {
+    const ssize_t n = ::write(f.fd, bytes.data() + put, bytes.size() - put);
     if (n < 0 && errno == EINTR) continue;
     ok = n > 0;
     if (ok) put += static_cast<std::size_t>(n);
   }
   ok = ok && ::fsync(f.fd) == 0;
   const int err = errno;
-  sodium_memzero(pem.data(), pem.size());
   if (!ok) {
     ::unlink(path.c_str());
     return permanent_error("writing " + path + " failed: " + std::strerror(err) + "; nothing was kept");

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "signer/key.h"
@@ -41,5 +42,10 @@ class KeyBytes {
 Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable = false, bool any_owner = false);
 
 Status write_private_key(const std::string& path, const PrivateKey& key, bool overwrite = false);
+
+// What write_private_key does with the encoded bytes (also for sealed key
+// files and the master key): 0600, O_EXCL unless overwrite, fsync, removed
+// on failure. The caller zeroizes its bytes.
+Status write_secret_file(const std::string& path, std::string_view bytes, bool overwrite = false);
 
 }  // namespace signet::keystore

@@ -48,11 +48,16 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
     Entry& e = snap->keys_[i];
     e.row = row;
     if (row.retired_at) continue;
-    auto b = read_key_file(dir + "/" + row.file, options.allow_group_readable);
-    if (!b) return permanent_error(at + "stream " + row.stream + ": " + b.error().message);
+    const std::string path = dir + "/" + row.file;
+    auto file = read_key_file(path, options.allow_group_readable);
+    if (!file) return permanent_error(at + "stream " + row.stream + ": " + file.error().message);
     Sha256 sha;
-    sha.write(b->bytes());
+    sha.write(file->bytes());
     e.content = sha.finish();
+    // Opened even when the parse can be reused: the master key is checked on every load.
+    auto b = open_stored_key(std::move(file.value()), path, row.domain, row.selector, options.master_key.get(),
+                             options.protection);
+    if (!b) return permanent_error(at + "stream " + row.stream + ": " + b.error().message);
     if (auto r = reusable.find(e.content); r != reusable.end()) {
       e.key = r->second;  // same bytes: parsed once, shared by both snapshots
     } else {
@@ -101,6 +106,7 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
     e.row.algorithm = e.key->algorithm();
     e.row.bits = e.key->bits();
   }
+  snap->options_.master_key.reset();  // the keys are open: the snapshot has no use for it
   std::stable_sort(snap->keys_.begin(), snap->keys_.end(),
                    [](const Entry& a, const Entry& b) { return a.row.stream < b.row.stream; });
   for (std::size_t i = 0; i < snap->keys_.size();) {

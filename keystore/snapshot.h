@@ -2,12 +2,15 @@
 //
 // KeySnapshot::load(dir, rows, options, previous): reads and parses every key
 // file once (keystore/key_file.h: 0600, or group-readable only when the
-// operator allows it; paths are DIR/row.file) and validates the set whole:
+// operator allows it; paths are DIR/row.file; with key-protection = sealed
+// each file is opened with the master key as its row's domain and selector,
+// keystore/sealed.h, and a plaintext one is refused) and validates the set whole:
 // each (domain, selector) once, the file's algorithm and size match the row
 // (unless the row lets the file decide), RSA >= 1024. All or nothing: the
 // first problem fails the load naming the row's origin, and the caller keeps
 // its last good snapshot. A key whose file content is unchanged since
-// `previous` is not parsed again. Key material is zeroized when the last
+// `previous` is not parsed again (a sealed one is still opened, so a wrong
+// master key fails the reload). Key material is zeroized when the last
 // snapshot holding it is dropped. Retired rows are loaded as register rows:
 // no file, never sign.
 //
@@ -42,6 +45,7 @@
 
 #include "base/result.h"
 #include "keystore/key_row.h"
+#include "keystore/sealed.h"
 #include "signer/key.h"
 #include "signer/signer.h"
 
@@ -50,6 +54,10 @@ namespace signet::keystore {
 struct LoadOptions {
   bool allow_group_readable = false;  // key files may be mode 0640
   std::int64_t overlap_signing = 0;   // seconds after a cutover the outgoing key also signs
+  // key-protection (keystore/sealed.h): which form a key file must have, and
+  // the master key that opens sealed ones (null under Plain).
+  Protection protection = Protection::Plain;
+  std::shared_ptr<const MasterKey> master_key;
 };
 
 // Keys whose DNS record is not visible: "domain/selector".

@@ -27,7 +27,9 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
   if (!cfg) return cfg.error();
   auto rows = conf::key_rows(cfg.value());
   if (!rows) return rows.error();
-  auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), cfg->key_options(),
+  auto key_options = conf::key_load_options(cfg.value());
+  if (!key_options) return key_options.error();
+  auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), key_options.value(),
                                           previous ? previous->keys.get() : nullptr);
   if (!keys) return keys.error();
   auto rt = std::make_shared<Runtime>();

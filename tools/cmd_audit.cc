@@ -4,7 +4,8 @@
 // emergency readiness); owner missing; a stream without a key now; draining
 // keys past their window; DNS (unless --no-dns): records missing or not
 // matching, t=y published, retired selectors still publishing a key, and
-// delegated selectors whose CNAME target no longer resolves; and, when the
+// delegated selectors whose CNAME target no longer resolves; under
+// key-protection = sealed, key files stored in plaintext; and, when the
 // signing ledger and the DMARC report store exist, `signet replay check`'s
 // findings over the last 7 days (replay/analysis.h).
 //
@@ -15,7 +16,9 @@
 
 #include "base/time.h"
 #include "keystore/dns_check.h"
+#include "keystore/key_file.h"
 #include "keystore/lifecycle.h"
+#include "keystore/sealed.h"
 #include "keystore/txt_lookup.h"
 #include "replay/inputs.h"
 #include "replay/render.h"
@@ -66,6 +69,14 @@ int audit_main(const std::vector<std::string>& args) {
       }
     }
     if (state == keystore::KeyState::Standby) ++per_stream[k.stream][k.algorithm].second;
+    if (ctx->dir.protection() == keystore::Protection::Sealed) {
+      // The daemon refuses such a key set whole; say which files, and the fix.
+      auto bytes = keystore::read_key_file(ctx->dir.key_path(k), ctx->config.allow_group_readable_keys);
+      if (bytes && !keystore::is_sealed(bytes->bytes())) {
+        add("error", where, ctx->dir.key_path(k) + " is stored in plaintext while key-protection = sealed "
+                            "(signet-milter refuses the key set): run `signet key seal`");
+      }
+    }
   }
   for (const auto& [stream, algs] : per_stream) {
     for (const auto& [a, counts] : algs) {

@@ -1,4 +1,4 @@
-// signet key new|list|rotate|retire — the key lifecycle on the key set the
+// signet key new|list|rotate|retire|master-key|seal|unseal — the key lifecycle on the key set the
 // daemon reloads (keystore/lifecycle.h plans, this file writes). Every command
 // validates its arguments and the resulting key set first; on any problem it
 // changes nothing and exits 2 with one line.
@@ -100,6 +100,7 @@ int key_new(const std::vector<std::string>& args) {
   if (!s) return fail("key new", s.error().message);
   auto row = keystore::plan_new_key(ctx->manifest(), *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
   if (!row) return fail("key new", row.error().message);
+  row->file = ctx->dir.stored_file(row->file);
   keystore::KeyChange change(ctx->manifest());
   auto record = ctx->dir.create_key(change, *row);
   if (!record) return fail("key new", record.error().message);
@@ -218,6 +219,7 @@ int key_rotate(const std::vector<std::string>& args) {
     }
     auto row = keystore::plan_new_key(change.manifest, *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
     if (!row) return fail("key rotate", row.error().message);
+    row->file = ctx->dir.stored_file(row->file);
     auto rec = ctx->dir.create_key(change, *row);
     if (!rec) return fail("key rotate", rec.error().message);
     records.push_back(txt_line(*row, *rec));
@@ -293,6 +295,104 @@ int key_retire(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int key_master_key(const std::vector<std::string>& args) {
+  po::options_description desc("signet key master-key --out FILE");
+  std::string out;
+  desc.add_options()("help,h", "show this help")("out,o", po::value(&out),
+                                                 "where to write it (created mode 0600; never overwritten)");
+  po::variables_map vm;
+  if (!parse_args(desc, args, vm,
+                  "A new 32-byte master key for key-protection = sealed (docs/key-custody.md). Give it to the\n"
+                  "service as the systemd credential signet-master-key (`systemd-creds encrypt`), or name it\n"
+                  "in master-key-file. Losing it loses every sealed key: keep a copy offline.\n"))
+    return kExitOk;
+  if (out.empty()) return fail("key master-key", "--out FILE is required");
+  auto key = keystore::MasterKey::generate();
+  if (!key) return fail("key master-key", key.error().message);
+  if (Status s = keystore::write_master_key(out, *key); !s) return fail("key master-key", s.error().message);
+  fmt::print("{}: new master key (32 bytes, mode 0600)\n", out);
+  return kExitOk;
+}
+
+// seal and unseal: every key of the manifest rewritten in the other form,
+// as one transaction (all new files written and the set validated in its new
+// form, then the manifest switches, then the old files are destroyed).
+int key_convert(const std::vector<std::string>& args, keystore::Protection to) {
+  const bool seal = to == keystore::Protection::Sealed;
+  const std::string cmd = seal ? "key seal" : "key unseal";
+  po::options_description desc(seal ? "signet key seal" : "signet key unseal --yes");
+  bool yes = false;
+  desc.add_options()("help,h", "show this help");
+  if (!seal) desc.add_options()("yes", po::bool_switch(&yes), "confirm: the keys are stored in plaintext again");
+  KeySetContext::add_options(desc);
+  po::variables_map vm;
+  if (!parse_args(desc, args, vm,
+                  seal ? "Seals every plaintext key of the key set under the master key (key-protection = sealed\n"
+                         "must be set, with the master key available). All or nothing; the plaintext files are\n"
+                         "destroyed only once the sealed set is committed.\n"
+                       : "Stores every sealed key of the key set in plaintext again (needs the master key). All or\n"
+                         "nothing. Then set key-protection = plain and reload the daemon: until then it refuses\n"
+                         "the plaintext keys and keeps signing with the keys it has.\n"))
+    return kExitOk;
+  if (!seal && !yes) return fail(cmd, "unsealing writes every private key in plaintext: add --yes to confirm");
+  const std::string config_file = vm.count("config") ? vm["config"].as<std::string>() : "/etc/signet/signet.conf";
+  const char* argv[] = {"signet", "--config", config_file.c_str()};
+  auto cfg = conf::load_config(3, argv);
+  if (!cfg) return fail(cmd, cfg.error().message);
+  if (seal && !cfg->sealed_keys) {
+    return fail(cmd, "key-protection is plain in " + cfg->config_file + ": set key-protection = sealed first");
+  }
+  auto now = clock_from(vm);
+  if (!now) return fail(cmd, now.error().message);
+  keystore::LoadOptions options = cfg->key_options();
+  options.overlap_signing = 0;
+  auto master = keystore::load_master_key(cfg->master_key_file);
+  if (!master) return fail(cmd, master.error().message);
+  options.master_key = std::move(master.value());
+  options.protection = to;  // what apply() validates the converted set as
+  const std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : cfg->key_directory;
+  auto kd = KeyDirectory::open(dir, KeyDirectory::Mode::Write, options);
+  if (!kd) return fail(cmd, kd.error().message);
+  keystore::KeyChange change(kd->manifest());
+  std::size_t converted = 0;
+  for (keystore::KeyRow& row : change.manifest.keys) {
+    auto done = kd->convert_key(change, row, to);
+    if (!done) return fail(cmd, done.error().message + " (nothing changed)");
+    if (*done) ++converted;
+  }
+  // Streams' `selector =` keys (DOMAIN/NAME.key <-> .sealed), outside the
+  // manifest: converted in the same change and loaded in their new form
+  // before it is committed.
+  std::vector<keystore::KeyRow> configured;
+  for (const conf::Stream& s : cfg->streams) {
+    for (const std::string& sel : s.selectors) {
+      keystore::KeyRow row = keystore::configured_selector(s.name, s.domain, sel, cfg->config_file + " [stream." + s.name + "]");
+      if (!seal) row.file = keystore::sealed_file_name(row.file);
+      auto done = kd->convert_key(change, row, to);
+      if (!done) return fail(cmd, done.error().message + " (nothing changed)");
+      if (*done) ++converted;
+      configured.push_back(row);
+    }
+  }
+  if (!configured.empty()) {
+    if (auto loaded = keystore::KeySnapshot::load(kd->path(), configured, options); !loaded) {
+      return fail(cmd, loaded.error().message + " (nothing changed)");
+    }
+  }
+  if (converted == 0) {
+    fmt::print("{}: every key is already {}\n", dir, seal ? "sealed" : "plaintext");
+    return kExitOk;
+  }
+  auto done = kd->apply(change);
+  if (!done) return fail(cmd, done.error().message + " (nothing changed)");
+  print_warnings(*done);
+  fmt::print("{}: {} keys {}\n", dir, converted, seal ? "sealed (plaintext files destroyed)" : "stored in plaintext");
+  if (!seal && cfg->sealed_keys) {
+    fmt::print("now set key-protection = plain in {} and reload signet-milter\n", cfg->config_file);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int key_main(const std::vector<std::string>& args) {
@@ -302,7 +402,10 @@ int key_main(const std::vector<std::string>& args) {
   if (verb == "list") return key_list(rest);
   if (verb == "rotate") return key_rotate(rest);
   if (verb == "retire") return key_retire(rest);
-  return fail("key", "expected `signet key new|list|rotate|retire` (see `signet key new --help`)");
+  if (verb == "master-key") return key_master_key(rest);
+  if (verb == "seal") return key_convert(rest, keystore::Protection::Sealed);
+  if (verb == "unseal") return key_convert(rest, keystore::Protection::Plain);
+  return fail("key", "expected `signet key new|list|rotate|retire|master-key|seal|unseal` (see `signet key new --help`)");
 }
 
 }  // namespace signet::tools

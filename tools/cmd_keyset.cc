@@ -3,6 +3,9 @@
 //   signet keyset install --dir DIR < M  validate manifest text M against DIR's keys, then
 //                                        write it atomically under the directory's lock
 //                                        (keystore/key_directory.h); on any problem nothing changes
+// Both read the key files as --key-protection says (plain, or sealed with
+// --master-key-file or the systemd credential: docs/key-custody.md); under
+// sealed a plaintext key fails the check, naming it and `signet key seal`.
 #include <boost/program_options.hpp>
 #include <fmt/core.h>
 #include <unistd.h>
@@ -27,10 +30,13 @@ int keyset_main(const std::vector<std::string>& args) {
   po::options_description desc("signet keyset " + verb + " --dir DIR" + (verb == "install" ? " < manifest" : ""));
   std::string dir = "/var/lib/signet/keys";
   bool group_readable = false;
-  std::string at;
+  std::string at, protection = "plain", master_key_file;
   desc.add_options()("help,h", "show this help")("dir", po::value(&dir), "the key directory (default /var/lib/signet/keys)")(
       "allow-group-readable-keys", po::bool_switch(&group_readable), "accept key files of mode 0640")(
-      "now", po::value(&at), "check: as of this time (RFC 3339)");
+      "now", po::value(&at), "check: as of this time (RFC 3339)")(
+      "key-protection", po::value(&protection), "plain (default) or sealed: the key files' form, as the "
+      "configuration's key-protection; under sealed a plaintext key fails the check")(
+      "master-key-file", po::value(&master_key_file), "sealed: the master key (default: the systemd credential)");
   po::variables_map vm;
   if (!parse_args(desc, std::vector<std::string>(args.begin() + 1, args.end()), vm,
                   "check: exit 0 when the key set would load, 2 (one line) when not.\n"
@@ -45,11 +51,21 @@ int keyset_main(const std::vector<std::string>& args) {
     now = *t;
   }
 
+  if (protection != "plain" && protection != "sealed") return fail("keyset", "--key-protection: plain or sealed");
+  keystore::LoadOptions options;
+  options.allow_group_readable = group_readable;
+  if (protection == "sealed") {
+    auto master = keystore::load_master_key(master_key_file);
+    if (!master) return fail("keyset " + verb, master.error().message);
+    options.protection = keystore::Protection::Sealed;
+    options.master_key = std::move(master.value());
+  }
+
   if (verb == "check") {
     if (::access((dir + "/" + keystore::kManifestName).c_str(), F_OK) != 0) {
       return fail("keyset check", dir + " has no manifest: not a key set directory");
     }
-    auto snap = keystore::load_key_directory(dir, keystore::LoadOptions{group_readable, 0});
+    auto snap = keystore::load_key_directory(dir, options);
     if (!snap) return fail("keyset check", snap.error().message);
     fmt::print("{}: key set valid, {} keys\n", dir, snap.value()->size());
     // What the daemon signs each stream's mail with at `now` (the same keys_for).
@@ -69,7 +85,7 @@ int keyset_main(const std::vector<std::string>& args) {
   std::string error;
   auto text = read_stdin(16u << 20, &error);
   if (!text) return fail("keyset install", error);
-  auto kd = keystore::KeyDirectory::open(dir, keystore::KeyDirectory::Mode::Write, keystore::LoadOptions{group_readable, 0});
+  auto kd = keystore::KeyDirectory::open(dir, keystore::KeyDirectory::Mode::Write, options);
   if (!kd) return fail("keyset install", kd.error().message + " (nothing changed)");
   auto manifest = keystore::parse_manifest(*text, "stdin");
   if (!manifest) return fail("keyset install", manifest.error().message + " (nothing changed)");

@@ -31,7 +31,10 @@ Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, keystore:
   auto now = clock_from(vm);
   if (!now) return now.error();
   const std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : cfg->key_directory;
-  auto kd = keystore::KeyDirectory::open(dir, mode, keystore::LoadOptions{cfg->allow_group_readable_keys, 0});
+  auto options = conf::key_load_options(cfg.value());
+  if (!options) return options.error();
+  options->overlap_signing = 0;  // the tools ask what signs at `now` without the overlap
+  auto kd = keystore::KeyDirectory::open(dir, mode, options.value());
   if (!kd) return kd.error();
   return KeySetContext(std::move(cfg.value()), std::move(kd.value()), now.value());
 }
