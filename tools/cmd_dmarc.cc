@@ -95,22 +95,15 @@ int import_main(const std::vector<std::string>& args) {
   std::vector<std::string> inputs;
   desc.add_options()("help,h", "show this help");
   add_store_options(desc);
-  po::options_description hidden;
-  hidden.add_options()("input", po::value(&inputs)->composing(), "");
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("input", -1);
+  Positional words{"input", -1, {}};
+  words.hidden.add_options()("input", po::value(&inputs)->composing(), "");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n"
-              << "Imports DMARC aggregate reports (RFC 7489, RFC 9990) as receivers send them: .xml, .xml.gz,\n"
+  if (!parse_args(desc, words, args, vm,
+                  "Imports DMARC aggregate reports (RFC 7489, RFC 9990) as receivers send them: .xml, .xml.gz,\n"
                  ".zip or the report e-mail, told apart by content. One line per file: imported, duplicate\n"
                  "(same org and report id: counted once) or refused and why. A directory is read whole\n"
                  "(its regular files, sorted); - is standard input. Exit 0 when every input was imported\n"
-                 "or a duplicate, 2 when any was refused. See docs/observability.md.\n";
+                  "or a duplicate, 2 when any was refused. See docs/observability.md.\n")) {
     return kExitOk;
   }
   if (inputs.empty()) return fail(kImport, "name the report files, a directory of them, or - for standard input");

@@ -130,19 +130,15 @@ int import_opendkim_main(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")("out", po::value(&out), "write DIR/signet.conf (DIR is created)")(
       "key-directory", po::value(&key_dir),
       "where the key set is written and where signet.conf says it is (default DIR/keys; e.g. /var/lib/signet/keys)")(
-      "check", po::bool_switch(&check), "translate and report only: read everything, write nothing")(
-      "input", po::value(&input), "");
-  po::positional_options_description pos;
-  pos.add("input", 1);
+      "check", po::bool_switch(&check), "translate and report only: read everything, write nothing");
+  Positional words{"input", 1, {}};
+  words.hidden.add_options()("input", po::value(&input), "");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n"
-              << "Reads OpenDKIM's configuration (and the KeyTable, SigningTable and host lists it names) and\n"
+  if (!parse_args(desc, words, args, vm,
+                  "Reads OpenDKIM's configuration (and the KeyTable, SigningTable and host lists it names) and\n"
                  "writes the same signing as signet: the same keys under the same selectors, so no DNS record\n"
                  "changes. The report lists every setting, translated or not and why. Nothing is written on\n"
-                 "any problem, nor over an existing signet.conf or key set. See docs/migrating-from-opendkim.md.\n";
+                  "any problem, nor over an existing signet.conf or key set. See docs/migrating-from-opendkim.md.\n")) {
     return kExitOk;
   }
   if (input.empty()) return fail(kCmd, "name OpenDKIM's configuration file, e.g. /etc/opendkim.conf");

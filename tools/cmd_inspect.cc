@@ -163,16 +163,14 @@ int inspect_main(const std::vector<std::string>& args) {
   std::string message_file;
   std::vector<std::string> positional;
   desc.add_options()("help,h", "show this help")("json", po::bool_switch(&json), "one JSON object per finding set")(
-      "message", po::value(&message_file), "signature: the message it signs, to count oversigning")(
-      "args", po::value(&positional)->composing(), "");
-  po::positional_options_description pos;
-  pos.add("args", -1);
+      "message", po::value(&message_file), "signature: the message it signs, to count oversigning");
+  Positional words{"args", -1, {}};
+  words.hidden.add_options()("args", po::value(&positional)->composing(), "");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help") || positional.empty()) {
+  if (!parse_args(desc, words, args, vm, "")) return kExitOk;
+  if (positional.empty()) {
     std::cout << desc;
-    return positional.empty() && !vm.count("help") ? kExitBadInput : kExitOk;
+    return kExitBadInput;
   }
   const std::string what = positional[0];
   auto read_message = [&](std::istream& in, std::string& storage) -> Result<ParsedMessage> {

@@ -37,6 +37,20 @@ std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error)
 bool parse_args(const boost::program_options::options_description& desc, const std::vector<std::string>& args,
                 boost::program_options::variables_map& vm, std::string_view help_footer);
 
+// Words that are not options (FILE, `record '<TXT>'`): they go to the hidden
+// option `name`, at most `max_count` of them (-1: any number; past it boost
+// throws "too many positional options"). `hidden` holds that option (and any
+// other option --help should not list).
+struct Positional {
+  std::string name;
+  int max_count = -1;
+  boost::program_options::options_description hidden;
+};
+// As above, with positional words; --help lists `desc` only.
+bool parse_args(const boost::program_options::options_description& desc, const Positional& positional,
+                const std::vector<std::string>& args, boost::program_options::variables_map& vm,
+                std::string_view help_footer);
+
 using SubcommandMain = int (*)(const std::vector<std::string>& args);
 int sign_main(const std::vector<std::string>& args);
 int verify_main(const std::vector<std::string>& args);

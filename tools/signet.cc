@@ -42,8 +42,18 @@ std::optional<std::string> read_stdin(std::size_t max_bytes, std::string* error)
 
 bool parse_args(const boost::program_options::options_description& desc, const std::vector<std::string>& args,
                 boost::program_options::variables_map& vm, std::string_view help_footer) {
+  return parse_args(desc, Positional{}, args, vm, help_footer);
+}
+
+bool parse_args(const boost::program_options::options_description& desc, const Positional& positional,
+                const std::vector<std::string>& args, boost::program_options::variables_map& vm,
+                std::string_view help_footer) {
   namespace po = boost::program_options;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  po::options_description all;
+  all.add(desc).add(positional.hidden);
+  po::positional_options_description pos;
+  if (!positional.name.empty()) pos.add(positional.name.c_str(), positional.max_count);
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << desc << "\n" << help_footer;

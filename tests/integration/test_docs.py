@@ -99,6 +99,13 @@ def main():
         check(any(d == c or d.startswith(c + " ") for d in documented), "signet(1) documents `signet %s`" % c,
               sorted(documented))
 
+    # Positional words (FILE, `record '<TXT>'`) are hidden options: a --help
+    # line with an option and no description is one leaking out.
+    for c in commands + ["dmarc import", "dmarc records"]:
+        text = run(os.path.join(a.build, "tools", "signet"), *c.split(), "--help").stdout
+        bare = [line for line in text.splitlines() if re.match(r"^\s+--[a-z-]+ arg\s*$", line)]
+        check(not bare, "`signet %s --help` lists no undescribed option" % c, bare)
+
     milter_man = open(os.path.join(man_dir, "signet-milter.8")).read()
     helptext = run(os.path.join(a.build, "milter", "signet-milter"), "--help").stdout
     flags = re.findall(r"--([a-z][a-z-]+)", helptext.split("configuration options")[0])
