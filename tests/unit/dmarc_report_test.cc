@@ -274,18 +274,17 @@ TEST(DmarcReport, NoDtdIsReadAndNoEntityExpanded) {
     lol += "\">";
   }
   lol += "]><feedback><report_metadata><org_name>&l9;</org_name></report_metadata></feedback>";
-  const auto t0 = std::chrono::steady_clock::now();
+  // (refused by the DOCTYPE rule, so no entity is ever expanded: no timing
+  // assertion, which a shared machine would make flaky)
   EXPECT_NE(refusal(lol).find("DOCTYPE"), std::string::npos) << refusal(lol);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
 }
 
 TEST(DmarcReport, GzipBombIsRefusedWithinTheBound) {
   // 100 MiB of zeros: about 100 KiB of gzip, stopped at 64 MiB.
   const std::string bomb = signet::testing::gzip(std::string(100u << 20, '\0'));
   ASSERT_LT(bomb.size(), 1u << 20);
-  const auto t0 = std::chrono::steady_clock::now();
+  // The refusal names the bound it stopped at: that, not a wall-clock limit, is the check.
   EXPECT_NE(refusal(bomb).find("gzip decompresses to more than 64 MiB"), std::string::npos) << refusal(bomb);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   const std::string x = signet::testing::gzip(sample(false));
   EXPECT_NE(refusal(x.substr(0, x.size() - 20)).find("gzip: truncated"), std::string::npos)
       << refusal(x.substr(0, x.size() - 20));
@@ -300,10 +299,8 @@ TEST(DmarcReport, ZipBombIsRefusedWithinTheBound) {
   // An entry that lies small (1 KiB) and inflates to 100 MiB of zeros.
   const std::string liar = zip_of({{"r.xml", std::string(100u << 20, '\0'), 1024}});
   ASSERT_LT(liar.size(), 1u << 20);
-  const auto t0 = std::chrono::steady_clock::now();
   const std::string why = refusal(liar);
   EXPECT_TRUE(why.find("zip") == 0) << why;
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   // An honest 100 MiB entry is refused by its declared size.
   EXPECT_NE(refusal(zip_of({{"r.xml", std::string(100u << 20, ' ')}})).find("more than 64 MiB"), std::string::npos);
 }
