@@ -36,7 +36,6 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
