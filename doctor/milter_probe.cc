@@ -16,6 +16,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "base/big_endian.h"
+
 namespace signet::doctor {
 namespace {
 
@@ -58,16 +60,6 @@ class Fd {
   int fd_;
 };
 
-void put32(std::string& out, std::uint32_t v) {
-  const std::uint32_t n = htonl(v);
-  out.append(reinterpret_cast<const char*>(&n), 4);
-}
-
-std::uint32_t get32(const std::string& s, std::size_t at) {
-  std::uint32_t n;
-  std::memcpy(&n, s.data() + at, 4);
-  return ntohl(n);
-}
 
 // Non-blocking connect within the deadline; the socket stays non-blocking.
 int connect_by(int fd, const sockaddr* sa, socklen_t len, Clock::time_point deadline) {
@@ -116,7 +108,7 @@ int read_exact(int fd, char* buf, std::size_t n, Clock::time_point deadline) {
 
 std::string packet(char cmd, const std::string& data) {
   std::string p;
-  put32(p, static_cast<std::uint32_t>(data.size() + 1));
+  append_u32_be(p, static_cast<std::uint32_t>(data.size() + 1));
   p.push_back(cmd);
   return p + data;
 }
@@ -157,9 +149,9 @@ ProbeResult negotiate(const MilterSocket& where, const ProbeOptions& o, const st
                          (e == ETIMEDOUT ? "no connection within " + std::to_string(o.timeout_ms / 1000) + "s" : std::strerror(e)));
   }
   std::string optneg;
-  put32(optneg, static_cast<std::uint32_t>(o.version));
-  put32(optneg, kPostfixActions);
-  put32(optneg, postfix_events(o.version));
+  append_u32_be(optneg, static_cast<std::uint32_t>(o.version));
+  append_u32_be(optneg, kPostfixActions);
+  append_u32_be(optneg, postfix_events(o.version));
   if ((e = send_all(fd, packet('O', optneg), deadline))) {
     return failed(e, "sending the option negotiation to " + shown + ": " + std::strerror(e));
   }
@@ -175,9 +167,9 @@ ProbeResult negotiate(const MilterSocket& where, const ProbeOptions& o, const st
     if ((e = read_exact(fd, data.data(), data.size(), deadline)) == 0) {
       ProbeResult r;
       r.answered = true;
-      r.version = get32(data, 0);
-      r.actions = get32(data, 4);
-      r.steps = get32(data, 8);
+      r.version = read_u32_be(data, 0);
+      r.actions = read_u32_be(data, 4);
+      r.steps = read_u32_be(data, 8);
       (void)send_all(fd, packet('Q', ""), deadline);  // SMFIC_QUIT: hang up politely
       return r;
     }

@@ -1,6 +1,7 @@
 // milter_load — a milter-protocol load generator and checker, speaking to
-// signet-milter the way Postfix does (options negotiation without MDS flags,
-// macros before commands, headers without replies when SMFIP_NR_HDR is on).
+// signet-milter the way Postfix does (bench/milterclient/milter_client.h:
+// negotiation without MDS flags, the steps, no-reply flags and macro lists the
+// milter asks for).
 //
 //   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
 //               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
@@ -12,20 +13,13 @@
 // (from the schedule: "selector algorithm from until|-" per line) held its
 // t=. --verify-dir checks the *.eml files there (e.g. what Postfix relayed)
 // the same way. Prints counts and "N passed, M failed"; exit 1 on failure.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -35,6 +29,7 @@
 
 #include <dirent.h>
 
+#include "bench/milterclient/milter_client.h"
 #include "canon/header.h"
 #include "keystore/txt_lookup.h"
 #include "signer/key.h"
@@ -58,155 +53,37 @@ struct Options {
 struct Record {
   char reply = 0;                       // 'c' continue/accept... 't' tempfail, 0 = transport error
   std::vector<std::string> signatures;  // inserted DKIM-Signature values
-  std::string headers, body;            // what was sent
+  std::string message;                  // as Postfix would queue it, the insertions in place
   double start_s = 0, latency_ms = 0;   // since the run started
 };
 
-class Conn {
- public:
-  explicit Conn(const std::string& spec) {
-    if (spec.rfind("unix:", 0) == 0) {
-      fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
-      sockaddr_un sa{};
-      sa.sun_family = AF_UNIX;
-      std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", spec.c_str() + 5);
-      if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) fail("connect");
-    } else {  // inet:PORT@HOST
-      const std::size_t at = spec.find('@');
-      const int port = std::stoi(spec.substr(5, at - 5));
-      fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons(static_cast<uint16_t>(port));
-      inet_pton(AF_INET, spec.substr(at + 1).c_str(), &sa.sin_addr);
-      if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) fail("connect");
-    }
-    std::string opt(12, '\0');
-    put32(opt, 0, 6);
-    put32(opt, 4, 0x1FF);
-    put32(opt, 8, 0x001FFFFF);
-    send('O', opt);
-    auto [cmd, data] = recv();
-    if (cmd != 'O' || data.size() < 12) fail("negotiate");
-    steps_ = get32(data, 8);
-    std::string c = "load.test";
-    c.push_back('\0');
-    c += '4';
-    c += std::string("\0\x19", 2);
-    c += "127.0.0.1";
-    c.push_back('\0');
-    send('C', c);
-    if (!(steps_ & 0x1000)) reply();
+// One message as milter_load sends it, through the Postfix-like client
+// (bench/milterclient/milter_client.h).
+Record send_message(std::unique_ptr<signet::bench::MilterConnection>& conn, const std::string& socket,
+                    const std::string& id, int body_lines) {
+  Record r;
+  signet::bench::Envelope env;
+  env.client_name = env.helo = "load.test";
+  env.sender = "load@example.com";
+  env.queue_id = id;
+  if (!conn || !conn->ok()) {
+    conn.reset();
+    auto c = signet::bench::MilterConnection::open(socket);
+    if (!c) return r;
+    conn = std::move(c.value());
+    if (!conn->session(env)) return conn.reset(), r;
   }
-  ~Conn() {
-    if (fd_ >= 0) {
-      send('Q', "");
-      ::close(fd_);
-    }
-  }
-  bool ok() const { return ok_; }
-
-  Record message(const std::string& id, int body_lines) {
-    Record r;
-    macro('M', {{"i", id}, {"{mail_addr}", "load@example.com"}});
-    send('M', std::string("<load@example.com>") + '\0');
-    if (!(steps_ & 0x4000)) {
-      const char c = reply();
-      if (c != 'c') return r.reply = c, r;
-    }
-    const std::vector<std::pair<std::string, std::string>> hs = {
-        {"From", " Load <load@example.com>"}, {"To", " rcpt@example.org"}, {"Subject", " load " + id},
-        {"Date", " Thu, 26 Nov 2026 10:00:00 +0000"}, {"Message-ID", " <" + id + "@example.com>"}};
-    for (const auto& [n, v] : hs) {
-      send('L', n + '\0' + v + '\0');
-      if (!(steps_ & 0x80)) reply();
-      r.headers += n + ":" + v + "\r\n";
-    }
-    send('N', "");
-    if (!(steps_ & 0x40000)) {
-      const char c = reply();
-      if (c != 'c') return r.reply = c, r;
-    }
-    for (int i = 0; i < body_lines; ++i) r.body += "Line " + std::to_string(i) + " of message " + id + ".\r\n";
-    send('B', r.body);
-    if (!(steps_ & 0x80000)) reply();
-    macro('E', {{"i", id}});
-    send('E', "");
-    for (;;) {
-      auto [cmd, data] = recv();
-      if (!ok_) return r;
-      if (cmd == 'i' || cmd == 'h') {
-        const std::size_t off = cmd == 'i' ? 4 : 0;
-        const std::size_t nul = data.find('\0', off);
-        std::string value = data.substr(nul + 1);
-        if (!value.empty() && value.back() == '\0') value.pop_back();
-        r.signatures.push_back(value);
-        continue;
-      }
-      if (cmd == 'p') continue;
-      r.reply = cmd;
-      return r;
-    }
-  }
-
- private:
-  static void put32(std::string& s, std::size_t at, uint32_t v) {
-    const uint32_t n = htonl(v);
-    std::memcpy(&s[at], &n, 4);
-  }
-  static uint32_t get32(const std::string& s, std::size_t at) {
-    uint32_t n;
-    std::memcpy(&n, s.data() + at, 4);
-    return ntohl(n);
-  }
-  void fail(const char*) { ok_ = false; }
-  void send(char cmd, const std::string& data) {
-    std::string pkt(4, '\0');
-    put32(pkt, 0, static_cast<uint32_t>(data.size() + 1));
-    pkt.push_back(cmd);
-    pkt += data;
-    std::size_t off = 0;
-    while (ok_ && off < pkt.size()) {
-      const ssize_t n = ::write(fd_, pkt.data() + off, pkt.size() - off);
-      if (n <= 0) fail("write");
-      else off += static_cast<std::size_t>(n);
-    }
-  }
-  bool exact(char* buf, std::size_t n) {
-    std::size_t got = 0;
-    while (ok_ && got < n) {
-      const ssize_t r = ::read(fd_, buf + got, n - got);
-      if (r <= 0) fail("read");
-      else got += static_cast<std::size_t>(r);
-    }
-    return ok_;
-  }
-  std::pair<char, std::string> recv() {
-    char head[5];
-    if (!exact(head, 5)) return {0, {}};
-    uint32_t len;
-    std::memcpy(&len, head, 4);
-    len = ntohl(len);
-    std::string data(len - 1, '\0');
-    if (len > 1 && !exact(data.data(), len - 1)) return {0, {}};
-    return {head[4], data};
-  }
-  char reply() {
-    for (;;) {
-      auto [cmd, data] = recv();
-      if (cmd != 'p') return cmd;
-    }
-  }
-  void macro(char for_cmd, const std::vector<std::pair<std::string, std::string>>& kv) {
-    std::string d(1, for_cmd);
-    for (const auto& [k, v] : kv) d += k + '\0' + v + '\0';
-    send('D', d);
-  }
-
-  int fd_ = -1;
-  bool ok_ = true;
-  uint32_t steps_ = 0;
-};
+  signet::bench::Message m;
+  m.headers = {{"From", " Load <load@example.com>"}, {"To", " rcpt@example.org"}, {"Subject", " load " + id},
+               {"Date", " Thu, 26 Nov 2026 10:00:00 +0000"}, {"Message-ID", " <" + id + "@example.com>"}};
+  for (int i = 0; i < body_lines; ++i) m.body += "Line " + std::to_string(i) + " of message " + id + ".\r\n";
+  const signet::bench::Outcome out = conn->message(env, m);
+  r.reply = out.reply;
+  for (const auto& [index, f] : out.inserted) r.signatures.push_back(f.second);
+  for (const auto& f : out.added) r.signatures.push_back(f.second);
+  if (out.reply != 0) r.message = signet::bench::rebuild(m, out);
+  return r;
+}
 
 struct Window {
   signet::Algorithm algorithm;
@@ -308,18 +185,18 @@ int main(int argc, char** argv) {
     for (int c = 0; c < o.connections; ++c) {
       threads.emplace_back([&, c] {
         std::vector<Record> mine;
-        std::optional<Conn> conn;
+        std::unique_ptr<signet::bench::MilterConnection> conn;
         long on_conn = 0;
         for (;;) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
           const long n = next.fetch_add(1);
           if (n >= o.messages && elapsed >= o.min_seconds) break;
-          if (!conn || !conn->ok() || ++on_conn % 50 == 0) conn.emplace(o.socket);  // some connection churn
+          if (++on_conn % 50 == 0) conn.reset();  // some connection churn
           const auto t0 = Clock::now();
           // (built with append: GCC 12 -O3 warns falsely on "lit" + std::string)
           std::string id = "L";
           id.append(std::to_string(c)).append("N").append(std::to_string(n));
-          Record r = conn->message(id, o.body_lines);
+          Record r = send_message(conn, o.socket, id, o.body_lines);
           r.start_s = std::chrono::duration<double>(t0 - start).count();
           r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
           mine.push_back(std::move(r));
@@ -364,9 +241,7 @@ int main(int argc, char** argv) {
     Tally verify;
     for (const Record& r : records) {
       if (r.signatures.empty()) continue;
-      std::string msg;
-      for (const auto& s : r.signatures) msg += "DKIM-Signature:" + s + "\r\n";
-      check_message(msg + r.headers + "\r\n" + r.body, lookup.value(), schedule, 2, verify);
+      check_message(r.message, lookup.value(), schedule, 2, verify);
     }
     std::printf("verified against the key whose window held t=: %ld ok, %ld bad\n", verify.passed, verify.failed);
     if (!o.verify_dir.empty()) {
