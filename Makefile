@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test tsan demo bench docs deb fuzz fuzz-build clean
+.PHONY: all deps build test tsan demo bench bench-build soak docs deb fuzz fuzz-build clean
 
 all: build
 
@@ -71,15 +71,32 @@ fuzz: fuzz-build
 demo: build
 	@scripts/demo $(BUILD)
 
-# The soak (30 minutes through Postfix, key-set rewrites and cutovers; not in
-# CI): SOAK_MINUTES=2 for a quick look.
+# make bench: every benchmark, about 15 minutes, bench/RESULTS.md at the end
+# (docs/PERFORMANCE.md says how each figure is measured). BENCH_QUICK=1 runs
+# each in its quick mode (bench/RESULTS-quick.md; for development, not for
+# figures). The 30-minute soak is `make soak` (SOAK_MINUTES); make bench runs
+# it for BENCH_SOAK_MINUTES.
 SOAK_MINUTES ?= 30
-bench: deps
+BENCH_QUICK ?=
+BENCH_FLAG := $(if $(BENCH_QUICK),--quick,)
+BENCH_SUFFIX := $(if $(BENCH_QUICK),-quick,)
+BENCH_SOAK_MINUTES ?= $(if $(BENCH_QUICK),1,3)
+BENCH_TARGETS := signet_bench limits milter_bench signet signet-milter milter_load
+bench-build: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD)-bench -j $(JOBS) --target signet_bench signet signet-milter milter_load
-	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=0.5
-	@/usr/bin/python3 bench/postfix_throughput.py $(BUILD)-bench
-	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench
+	@cmake --build $(BUILD)-bench -j $(JOBS) --target $(BENCH_TARGETS)
+
+bench: bench-build
+	@mkdir -p bench/results
+	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=$(if $(BENCH_QUICK),0.05,0.5) \
+	  --benchmark_out=bench/results/signet_bench$(BENCH_SUFFIX).json --benchmark_out_format=json
+	@/usr/bin/python3 bench/milter_protocol.py $(BUILD)-bench $(BENCH_FLAG)
+	@/usr/bin/python3 bench/pipeline.py $(BUILD)-bench $(BENCH_FLAG)
+	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench $(BENCH_FLAG)
+	@/usr/bin/python3 bench/soak.py $(BUILD)-bench --minutes $(BENCH_SOAK_MINUTES) | tee bench/results/soak$(BENCH_SUFFIX).txt
+	@/usr/bin/python3 bench/results.py $(BENCH_FLAG)
+
+soak: bench-build
 	@/usr/bin/python3 bench/soak.py $(BUILD)-bench --minutes $(SOAK_MINUTES)
 
 # signet.conf(5) and docs/configuration.md's option tables, from conf/options.h.
