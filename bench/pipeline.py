@@ -403,7 +403,8 @@ def measure(cfg, sink, msg_file, size, sessions, n, round_no, dnsfunc, sample):
          "delivered": delivered, "seconds": round(seconds, 4), "msgs_per_s": round(delivered / seconds, 2),
          "postfix_cpu_ms": round((pf1 - pf0) * 1000 / per, 3),
          "milter_cpu_ms": round((m1 - m0) * 1000 / per, 3) if mpid else None,
-         "unsigned": unsigned, "verified": verified, "check_seconds": round(checking, 2), "failures": failed + ([("smtp-source", complaint)]
+         "unsigned": unsigned, "verified": verified, "check_seconds": round(checking, 2),
+         "load1": round(os.getloadavg()[0], 1), "failures": failed + ([("smtp-source", complaint)]
                                                                            if complaint else [])}
     if delivered != n or handed != n:
         r["failures"].append(("count", "%d of %d messages reached the sink (%d logged as sent)"
