@@ -84,7 +84,8 @@ SIZE_LABELS = {"2k": "2 KB", "1m": "1 MB"}
 # configuration and round of a cell sends the same number. A fixed count
 # would not bound the time: this machine's rates vary tenfold with its load.
 FULL_SECONDS, QUICK_SECONDS = 2.5, 0.8
-MIN_COUNT = {"2k": 80, "1m": 12}   # a loaded machine: no fewer, for the CPU figures' precision
+# A loaded machine: no fewer, for the CPU figures' precision (half with --quick).
+MIN_COUNT = {"2k": 80, "1m": 12}
 MAX_COUNT = {"2k": 2000, "1m": 200}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -436,7 +437,8 @@ def calibrate(cfg, sink, msg_file, size, sessions, budget):
     seconds, handed, _ = send(cfg, msg_file, sessions, n, timeout=120)
     shutil.rmtree(sink.take())
     rate = handed / seconds
-    return int(min(MAX_COUNT[size], max(MIN_COUNT[size], rate * budget)))
+    floor = MIN_COUNT[size] if budget >= FULL_SECONDS else MIN_COUNT[size] // 2
+    return int(min(MAX_COUNT[size], max(floor, rate * budget)))
 
 
 # -- the report ----------------------------------------------------------------
