@@ -138,7 +138,9 @@ def run_ns(pid):
 
 
 def postfix_cpu(master_pid):
-    """CPU seconds used so far by one Postfix instance.
+    """CPU used so far by one Postfix instance, in seconds: the master's
+    own, what it reaped, each live daemon's {pid: (name, seconds)}; see
+    postfix_by_daemon() for a run's share.
 
     Every Postfix daemon (smtpd, cleanup, qmgr, trivial-rewrite, smtp,
     postlogd, anvil, ...) is a direct child of that instance's master, which
@@ -160,12 +162,30 @@ def postfix_cpu(master_pid):
     m = proc_stat(master_pid)
     if m is None:
         raise RuntimeError("Postfix master %d is gone" % master_pid)
-    seconds = (m[1] + m[2] + m[3] + m[4]) / TICK
+    live = {}
     for pid, st in children_of(master_pid).items():
         ns = run_ns(pid)
-        seconds += ns / 1e9 if ns is not None else (st[1] + st[2]) / TICK
-        seconds += (st[3] + st[4]) / TICK
-    return seconds
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        live[pid] = (comm, (ns / 1e9 if ns is not None else (st[1] + st[2]) / TICK) + (st[3] + st[4]) / TICK)
+    return {"master": (m[1] + m[2]) / TICK, "reaped": (m[3] + m[4]) / TICK, "live": live}
+
+
+def postfix_by_daemon(before, after):
+    """{daemon name: CPU seconds between two postfix_cpu() readings}: a
+    daemon alive at both by its growth, one started since whole, and the
+    ones that exited in between (smtpd after max_use connections, mostly)
+    together as "exited": what the master reaped less what they had used
+    at the first reading. The values sum to the instance's total."""
+    out = {"master": after["master"] - before["master"]}
+    for pid, (comm, secs) in after["live"].items():
+        out[comm] = out.get(comm, 0.0) + secs - before["live"].get(pid, (comm, 0.0))[1]
+    out["exited"] = after["reaped"] - before["reaped"] - sum(
+        secs for pid, (_, secs) in before["live"].items() if pid not in after["live"])
+    return out
 
 
 def milter_cpu(pid):
@@ -419,6 +439,7 @@ def measure(cfg, sink, msg_file, size, sessions, n, round_no, dnsfunc, sample):
     capture_dir = sink.take()
     time.sleep(0.2)   # qmgr removes the queue files after the smtp client's report: count that too
     pf1 = postfix_cpu(pf_pid)
+    by_daemon = postfix_by_daemon(pf0, pf1)
     m1 = milter_cpu(mpid) if mpid else 0.0
     checking = time.monotonic()
     delivered, unsigned, verified, failed = check_run(capture_dir, EXPECTED_SIGNATURES[cfg.name], dnsfunc,
@@ -427,7 +448,8 @@ def measure(cfg, sink, msg_file, size, sessions, n, round_no, dnsfunc, sample):
     per = max(delivered, 1)
     r = {"config": cfg.name, "size": size, "sessions": sessions, "round": round_no, "sent": n,
          "delivered": delivered, "seconds": round(seconds, 4), "msgs_per_s": round(delivered / seconds, 2),
-         "postfix_cpu_ms": round((pf1 - pf0) * 1000 / per, 3),
+         "postfix_cpu_ms": round(sum(by_daemon.values()) * 1000 / per, 3),
+         "postfix_cpu_ms_by_daemon": {k: round(v * 1000 / per, 3) for k, v in sorted(by_daemon.items())},
          "milter_cpu_ms": round((m1 - m0) * 1000 / per, 3) if mpid else None,
          "unsigned": unsigned, "verified": verified, "check_seconds": round(checking, 2),
          "load1": round(os.getloadavg()[0], 1), "failures": failed + ([("smtp-source", complaint)]
@@ -480,6 +502,27 @@ def verdict(values, target, at_least):
     return "met" if ok else ("missed" if (max(values) < target if at_least else min(values) > target) else "partly")
 
 
+def daemon_table(runs, configs, sizes, sessions_list):
+    """Where Postfix's CPU goes, at 2 KB and the most sessions (the target's
+    cell): per daemon, per message, the mean over the rounds."""
+    size, s = ("2k" if "2k" in sizes else sizes[0]), max(sessions_list)
+    cell = {c: pick(runs, config=c, size=size, sessions=s) for c in configs}
+    names = sorted({d for rs in cell.values() for r in rs for d in r.get("postfix_cpu_ms_by_daemon", {})},
+                   key=lambda d: -max(sum(r["postfix_cpu_ms_by_daemon"].get(d, 0) for r in rs) / max(1, len(rs))
+                                      for rs in cell.values()))
+    if not names:
+        return []
+    out = ["### Postfix CPU per message by daemon, %s, %d sessions (mean of the rounds)" % (SIZE_LABELS[size], s),
+           "", "\"exited\": daemons that ended during the run (smtpd after max_use = 100 connections, mostly), "
+           "counted from what the master reaped.", "",
+           "| daemon | %s |" % " | ".join(LABELS[c] for c in configs), "|---|" + "---|" * len(configs)]
+    for d in names:
+        out.append("| %s | %s |" % (d, " | ".join(
+            "%.2f ms" % (sum(r["postfix_cpu_ms_by_daemon"].get(d, 0) for r in cell[c]) / max(1, len(cell[c])))
+            for c in configs)))
+    return out + [""]
+
+
 def tick_per_message(meta, sizes):
     """One clock tick over each size's smallest run, as text."""
     per_run = meta.get("messages_per_run", {})
@@ -519,6 +562,7 @@ def report(meta, runs, configs, sizes, sessions_list):
                     (span([r[key] for r in pick(runs, config=c, size=size, sessions=s)], "%.2f") + " ms")
                     .replace("- ms", "-") for c in configs)))
         out.append("")
+    out += daemon_table(runs, configs, sizes, sessions_list)
     out += ["## Ratios", "", "Each ratio is taken within one round (its two runs follow each other within seconds); "
             "a range is over the rounds. Issue 12's targets are marked met, partly (some rounds) or missed.", ""]
     # (title, key, against, higher is better, target(configuration, size, sessions))
