@@ -382,6 +382,12 @@ class PostfixInstance(StartStop):
                     pass
         self.running = False
 
+    @property
+    def master_pid(self):
+        """The running master's pid (from its pid file), or None: every
+        daemon of the instance is its child (the benchmarks' CPU count)."""
+        return self._master_pid()
+
     def _master_pid(self):
         try:
             with open(os.path.join(self.queue_dir, "pid", "master.pid")) as f:
