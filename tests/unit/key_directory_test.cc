@@ -26,17 +26,9 @@ struct TempDir {
   std::string manifest_text() const { return signet::testing::read_file(dir + "/manifest"); }
 };
 
-StreamInfo stream() {
-  StreamInfo s;
-  s.stream = "tx";
-  s.domain = "example.com";
-  s.owner = "ops";
-  return s;
-}
-
 // One standby key committed through the transaction, as `signet key new` does.
 KeyRow add_standby(KeyDirectory& kd, Algorithm a, std::int64_t now) {
-  auto row = plan_new_key(kd.manifest(), stream(), a, 1024, now, kd.used_selectors("example.com"));
+  auto row = plan_new_key(kd.manifest(), signet::testing::tx_stream(), a, 1024, now, kd.used_selectors("example.com"));
   EXPECT_TRUE(row.ok());
   KeyChange change(kd.manifest());
   EXPECT_TRUE(kd.create_key(change, *row).ok());
@@ -74,7 +66,7 @@ TEST(KeyDirectory, AnInvalidResultChangesNothingAndRemovesTheFilesItCreated) {
   ASSERT_TRUE(kd.ok());
   add_standby(*kd, Algorithm::Ed25519Sha256, 1795689000);
   const std::string before = t.manifest_text();
-  auto row = plan_new_key(kd->manifest(), stream(), Algorithm::Ed25519Sha256, 0, 1795689000,
+  auto row = plan_new_key(kd->manifest(), signet::testing::tx_stream(), Algorithm::Ed25519Sha256, 0, 1795689000,
                           kd->used_selectors("example.com"));
   ASSERT_TRUE(row.ok());
   {
@@ -128,7 +120,7 @@ TEST(KeyDirectory, DroppedChangeRemovesTheKeyFilesItCreated) {
   TempDir t;
   auto kd = KeyDirectory::open(t.dir, KeyDirectory::Mode::Write);
   ASSERT_TRUE(kd.ok());
-  auto row = plan_new_key(kd->manifest(), stream(), Algorithm::Ed25519Sha256, 0, 1795689000, {});
+  auto row = plan_new_key(kd->manifest(), signet::testing::tx_stream(), Algorithm::Ed25519Sha256, 0, 1795689000, {});
   ASSERT_TRUE(row.ok());
   {
     KeyChange change(kd->manifest());

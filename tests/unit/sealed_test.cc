@@ -48,14 +48,6 @@ Sealed seal(Algorithm a, const MasterKey& m, const std::string& domain = "exampl
   return {bytes.value(), pem, std::move(key)};
 }
 
-StreamInfo stream() {
-  StreamInfo s;
-  s.stream = "tx";
-  s.domain = "example.com";
-  s.owner = "ops";
-  return s;
-}
-
 LoadOptions sealed_options(std::shared_ptr<const MasterKey> m) {
   LoadOptions o;
   o.protection = Protection::Sealed;
@@ -109,7 +101,7 @@ TEST(Sealed, SwappedFilesInAKeySetAreRefusedWhole) {
   ASSERT_TRUE(kd.ok()) << kd.error().message;
   KeyChange change(kd->manifest());
   for (Algorithm a : {Algorithm::Ed25519Sha256, Algorithm::Ed25519Sha256}) {
-    auto row = plan_new_key(change.manifest, stream(), a, 0, 1795687200, kd->used_selectors("example.com"));
+    auto row = plan_new_key(change.manifest, signet::testing::tx_stream(), a, 0, 1795687200, kd->used_selectors("example.com"));
     ASSERT_TRUE(row.ok()) << row.error().message;
     row->file = kd->stored_file(row->file);
     ASSERT_TRUE(kd->create_key(change, *row).ok());
@@ -293,7 +285,7 @@ TEST(Sealed, SealThenUnsealThroughTheTransactionKeepsTheKeys) {
     ASSERT_TRUE(kd.ok());
     KeyChange change(kd->manifest());
     for (Algorithm a : {Algorithm::RsaSha256, Algorithm::Ed25519Sha256}) {
-      auto row = plan_new_key(change.manifest, stream(), a, 1024, 1795687200, kd->used_selectors("example.com"));
+      auto row = plan_new_key(change.manifest, signet::testing::tx_stream(), a, 1024, 1795687200, kd->used_selectors("example.com"));
       ASSERT_TRUE(row.ok());
       auto rec = kd->create_key(change, *row);
       ASSERT_TRUE(rec.ok());
@@ -351,7 +343,7 @@ TEST(Sealed, ASealWithTheWrongMasterKeyChangesNothing) {
     auto kd = KeyDirectory::open(dir, KeyDirectory::Mode::Write, sealed_options(m));
     ASSERT_TRUE(kd.ok());
     KeyChange change(kd->manifest());
-    auto row = plan_new_key(change.manifest, stream(), Algorithm::Ed25519Sha256, 0, 1795687200, {});
+    auto row = plan_new_key(change.manifest, signet::testing::tx_stream(), Algorithm::Ed25519Sha256, 0, 1795687200, {});
     ASSERT_TRUE(row.ok());
     row->file = kd->stored_file(row->file);
     ASSERT_TRUE(kd->create_key(change, *row).ok());

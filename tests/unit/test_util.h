@@ -13,9 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "keystore/lifecycle.h"
 #include "signer/verifier.h"
 
 namespace signet::testing {
+
+// The stream the key-directory tests plan keys for: tx, example.com, owner ops.
+inline keystore::StreamInfo tx_stream() {
+  keystore::StreamInfo s;
+  s.stream = "tx";
+  s.domain = "example.com";
+  s.owner = "ops";
+  return s;
+}
 
 // A fresh directory under /tmp, named for the test's topic.
 inline std::string temp_dir(const std::string& topic) {
