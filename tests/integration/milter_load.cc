@@ -4,8 +4,10 @@
 //
 //   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
 //               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
-//               [--verify-dir DIR]
+//               [--verify-dir DIR] [--per-connection N]
 //
+// Each connection carries N messages (default 50) before a new one is opened;
+// --per-connection 1 is Postfix's pattern with one SMTP session per message.
 // Every message's reply and inserted DKIM-Signature headers are recorded.
 // With --keys/--schedule, each signed message is rebuilt and verified with
 // signet's verifier, and every signature's s= must be the key whose window
@@ -53,6 +55,7 @@ struct Options {
   double min_seconds = 0;
   std::string keys, schedule, latency_out, verify_dir;
   int body_lines = 20;
+  long per_connection = 50;
 };
 
 struct Record {
@@ -294,6 +297,7 @@ int main(int argc, char** argv) {
     else if (k == "--latency-out") o.latency_out = v;
     else if (k == "--verify-dir") o.verify_dir = v;
     else if (k == "--body-lines") o.body_lines = std::stoi(v);
+    else if (k == "--per-connection") o.per_connection = std::max(1L, std::stol(v));
     else {
       std::fprintf(stderr, "milter_load: unknown option %s\n", k.c_str());
       return 2;
@@ -314,7 +318,9 @@ int main(int argc, char** argv) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
           const long n = next.fetch_add(1);
           if (n >= o.messages && elapsed >= o.min_seconds) break;
-          if (!conn || !conn->ok() || ++on_conn % 50 == 0) conn.emplace(o.socket);  // some connection churn
+          if (!conn || !conn->ok() || ++on_conn % o.per_connection == 0) {  // some connection churn
+            conn.emplace(o.socket);  // the old one closed (QUIT) first
+          }
           const auto t0 = Clock::now();
           // (built with append: GCC 12 -O3 warns falsely on "lit" + std::string)
           std::string id = "L";
