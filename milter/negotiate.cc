@@ -16,9 +16,12 @@ Negotiated negotiate(unsigned long offered_actions, unsigned long offered_steps)
     n.actions |= SMFIF_SETSYMLIST;
     n.macros = {
         {SMFIM_CONNECT, "{daemon_name} {client_addr}"},
+        {SMFIM_HELO, kNoMacro},
         {SMFIM_ENVFROM, "{auth_authen} {mail_addr} i"},
+        {SMFIM_ENVRCPT, kNoMacro},
+        {SMFIM_DATA, kNoMacro},
         {SMFIM_EOH, "i"},
-        {SMFIM_EOM, "i"},
+        {SMFIM_EOM, kNoMacro},
     };
   }
   return n;

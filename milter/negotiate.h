@@ -20,9 +20,17 @@
 // Every flag is asked only when the MTA offers it (Postfix >= 2.6 and
 // Sendmail >= 8.14 offer all of these); an old MTA gets the subset it knows.
 //
-// Macro lists (SMFIF_SETSYMLIST): what signet reads at each stage: connect
-// {daemon_name} {client_addr}; MAIL {auth_authen} {mail_addr} i; end of
-// header i; end of message i.
+// Macro lists (SMFIF_SETSYMLIST): Postfix sends each stage's macros even
+// for a step it skips (src/milter/milter8.c, milter8_event: "Send the macros
+// for this event, even when we're not reporting the event itself"), before
+// every header (the end-of-header list) and before every body chunk (the
+// end-of-message list); an empty list means "the MTA's default list". So
+// every stage gets the smallest list: what signet reads there, or, where it
+// reads nothing, kNoMacro, a name no MTA defines (the MTA then sends an
+// empty macro packet). What signet reads: connect {daemon_name}
+// {client_addr}; MAIL {auth_authen} {mail_addr} i (Sendmail knows i at MAIL);
+// end of header i (Postfix knows i once the queue file is open, after the
+// first valid RCPT); nothing at end of message (i is known by then).
 // Fails: never.
 #pragma once
 
@@ -30,6 +38,8 @@
 #include <vector>
 
 namespace signet::milter {
+
+inline constexpr std::string_view kNoMacro = "{signet_no_macro}";
 
 struct Negotiated {
   unsigned long actions = 0;  // SMFIF_* asked

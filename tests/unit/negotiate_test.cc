@@ -71,4 +71,16 @@ TEST(Negotiate, MacroListsHoldWhatSignetReads) {
   EXPECT_EQ(m.at(SMFIM_EOH), "i");
 }
 
+TEST(Negotiate, StagesSignetReadsNothingAtGetANameNoMtaDefines) {
+  // Postfix sends each stage's macros even for a skipped step, before every
+  // header and every body chunk, and an empty list means its default list:
+  // the stages signet reads nothing at name a macro that never has a value.
+  const auto m = macro_map(negotiate(kAllActions, kAllSteps));
+  for (int stage : {SMFIM_HELO, SMFIM_ENVRCPT, SMFIM_DATA, SMFIM_EOM}) {
+    ASSERT_TRUE(m.count(stage)) << stage;
+    EXPECT_EQ(m.at(stage), kNoMacro) << stage;
+  }
+  EXPECT_EQ(m.size(), 7u);  // every stage SMFIM_CONNECT..SMFIM_EOH has its list
+}
+
 }  // namespace
