@@ -131,8 +131,10 @@ class Conn {
       if (c != 'c') return r.reply = c, r;
     }
     for (int i = 0; i < body_lines; ++i) r.body += "Line " + std::to_string(i) + " of message " + id + ".\r\n";
-    send('B', r.body);
-    if (!(steps_ & 0x80000)) reply();
+    for (std::size_t at = 0; at < r.body.size(); at += 65535) {  // in chunks, as an MTA sends a body
+      send('B', r.body.substr(at, 65535));
+      if (!(steps_ & 0x80000)) reply();
+    }
     macro('E', {{"i", id}});
     send('E', "");
     for (;;) {
