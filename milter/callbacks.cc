@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include "milter/clock.h"
 #include "milter/header_text.h"
 #include "milter/log.h"
+#include "milter/negotiate.h"
 #include "milter/session.h"
 
 namespace signet::milter {
@@ -23,6 +25,10 @@ std::atomic<int> g_active{0};
 struct Connection {
   Session session;
   bool leading_space = false;  // SMFIP_HDR_LEADSPC negotiated
+  bool body_no_reply = false;  // SMFIP_NR_BODY negotiated
+  // A body verdict other than continue under SMFIP_NR_BODY (the MTA reads no
+  // reply to a body chunk): given at end of message (milter/negotiate.h).
+  std::optional<sfsistat> held;
 };
 
 // The clock the Session signs by (milter/clock.h: the test clock when on).
@@ -82,26 +88,17 @@ sfsistat guarded(const char* where, F&& f) {
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
-  // Actions: only adding headers (smfi_insheader needs SMFIF_ADDHDRS).
-  *pf0 = SMFIF_ADDHDRS & f0;
-  if (f0 & SMFIF_SETSYMLIST) *pf0 |= SMFIF_SETSYMLIST;
-  // Steps signet does not need are skipped; header values keep their exact
-  // leading whitespace (SMFIP_HDR_LEADSPC) so simple canonicalization sees the
-  // bytes as sent: without it Sendmail eats the space after the colon.
-  const unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-                             SMFIP_HDR_LEADSPC | SMFIP_NR_HDR;
-  *pf1 = want & f1;
+  // What is asked and why: milter/negotiate.h.
+  const Negotiated n = negotiate(f0, f1);
+  *pf0 = n.actions;
+  *pf1 = n.steps;
   *pf2 = 0;
   *pf3 = 0;
-  if (f0 & SMFIF_SETSYMLIST) {
-    smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{daemon_name} {client_addr}"));
-    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} {mail_addr} i"));
-    smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
-    smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
-  }
+  for (const auto& m : n.macros) smfi_setsymlist(ctx, m.stage, const_cast<char*>(m.names.data()));
   try {
     Connection* c = ensure_conn(ctx);
-    c->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    c->leading_space = n.leading_space;
+    c->body_no_reply = n.body_no_reply;
     c->session.set_leading_space(c->leading_space);
   } catch (...) {
     return SMFIS_REJECT;  // out of memory: the MTA applies milter_default_action
@@ -135,6 +132,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
   return guarded("envfrom", [&] {
     Connection* c = conn(ctx);
     if (!c) return SMFIS_ACCEPT;
+    c->held.reset();
     std::string from = macro(ctx, "{mail_addr}");
     if (from.empty() && argv && argv[0]) from = argv[0];
     if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
@@ -158,16 +156,27 @@ sfsistat on_eoh(SMFICTX* ctx) {
 }
 
 sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-  return guarded("body", [&] {
-    Connection* c = conn(ctx);
+  Connection* c = conn(ctx);
+  const sfsistat r = guarded("body", [&] {
     return c ? to_status(c->session.body(std::string_view(reinterpret_cast<char*>(chunk), len))) : SMFIS_CONTINUE;
   });
+  if (!c || !c->body_no_reply) return r;
+  // SMFIP_NR_BODY: the MTA waits for no reply; the first verdict that ends
+  // the message (its log line already written) is held for end of message.
+  if (r != SMFIS_CONTINUE && !c->held) c->held = r;
+  return SMFIS_NOREPLY;
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
   return guarded("eom", [&] {
     Connection* c = conn(ctx);
     if (!c) return SMFIS_ACCEPT;
+    if (c->held) {  // a body verdict under SMFIP_NR_BODY: the message ended there
+      const sfsistat held = *c->held;
+      c->held.reset();
+      c->session.reset();
+      return held;
+    }
     EndResult r = c->session.end_of_message(macro(ctx, "i"), now(), *g_holder->hidden());
     // Inserted at index 0 one after another: insert in reverse so the first
     // signature ends up on top.
@@ -185,7 +194,10 @@ sfsistat on_eom(SMFICTX* ctx) {
 
 sfsistat on_abort(SMFICTX* ctx) {
   return guarded("abort", [&] {
-    if (Connection* c = conn(ctx)) c->session.abandon("aborted (the MTA sent abort or the connection was lost)");
+    if (Connection* c = conn(ctx)) {
+      c->held.reset();
+      c->session.abandon("aborted (the MTA sent abort or the connection was lost)");
+    }
     return SMFIS_CONTINUE;
   });
 }

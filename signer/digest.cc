@@ -7,7 +7,24 @@
 
 namespace signet {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+namespace {
+
+// SHA-256 fetched from the default provider once per process. EVP_sha256() is
+// a legacy handle: every EVP_DigestInit_ex with it fetches the provider's
+// implementation again (a name lookup under the method store's lock), and a
+// message takes one body hash and one header hash per key. The fetched
+// EVP_MD is immutable and shared by every thread; it lives until exit.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? static_cast<const EVP_MD*>(fetched) : EVP_sha256();
+  }();
+  return md;
+}
+
+}  // namespace
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, sha256_md(), nullptr); }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
 

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "signer/base64.h"
@@ -136,6 +137,8 @@ std::optional<Algorithm> parse_algorithm(std::string_view a) {
 
 struct PrivateKey::Impl {
   PkeyPtr rsa;                                    // RsaSha256
+  mutable std::once_flag sign_once;               // RsaSha256: sign_template set up once
+  mutable CtxPtr sign_template;                   // sign-initialised, PKCS#1 v1.5, SHA-256
   unsigned char ed_sk[crypto_sign_SECRETKEYBYTES] = {};  // Ed25519: seed || public
   ~Impl() { sodium_memzero(ed_sk, sizeof ed_sk); }
 };
@@ -286,13 +289,23 @@ Result<std::string> PrivateKey::sign_digest(const Sha256Digest& digest) const {
                          digest.size(), impl_->ed_sk);
     return sig;
   }
-  // A context per signature: the EVP_PKEY is shared read-only between threads.
-  CtxPtr ctx(EVP_PKEY_CTX_new(impl_->rsa.get(), nullptr));
+  // A context per signature (the EVP_PKEY is shared read-only between
+  // threads), duplicated from one set up once per key: setting one up from
+  // nothing fetches the signature method and SHA-256 from the provider (name
+  // lookups under a lock) and builds the RSA context each time.
+  const auto fresh = [this] {
+    CtxPtr c(EVP_PKEY_CTX_new(impl_->rsa.get(), nullptr));
+    if (!c || EVP_PKEY_sign_init(c.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(c.get(), RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(c.get(), EVP_sha256()) != 1) {
+      c.reset();
+    }
+    return c;
+  };
+  std::call_once(impl_->sign_once, [&] { impl_->sign_template = fresh(); });
+  // (Without a template, as when its setup failed, each signature sets up its own.)
+  CtxPtr ctx(impl_->sign_template ? EVP_PKEY_CTX_dup(impl_->sign_template.get()) : fresh().release());
   std::size_t len = 0;
-  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1 ||
-      EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
+  if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
     ERR_clear_error();
     return temporary_error("OpenSSL could not set up an RSA signature");
   }

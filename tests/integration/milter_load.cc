@@ -5,8 +5,10 @@
 //
 //   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
 //               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
-//               [--verify-dir DIR]
+//               [--verify-dir DIR] [--per-connection N]
 //
+// Each connection carries N messages (default 50) before a new one is opened;
+// --per-connection 1 is Postfix's pattern with one SMTP session per message.
 // Every message's reply and inserted DKIM-Signature headers are recorded.
 // With --keys/--schedule, each signed message is rebuilt and verified with
 // signet's verifier, and every signature's s= must be the key whose window
@@ -48,6 +50,7 @@ struct Options {
   double min_seconds = 0;
   std::string keys, schedule, latency_out, verify_dir;
   int body_lines = 20;
+  long per_connection = 50;
 };
 
 struct Record {
@@ -171,6 +174,7 @@ int main(int argc, char** argv) {
     else if (k == "--latency-out") o.latency_out = v;
     else if (k == "--verify-dir") o.verify_dir = v;
     else if (k == "--body-lines") o.body_lines = std::stoi(v);
+    else if (k == "--per-connection") o.per_connection = std::max(1L, std::stol(v));
     else {
       std::fprintf(stderr, "milter_load: unknown option %s\n", k.c_str());
       return 2;
@@ -191,7 +195,7 @@ int main(int argc, char** argv) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
           const long n = next.fetch_add(1);
           if (n >= o.messages && elapsed >= o.min_seconds) break;
-          if (++on_conn % 50 == 0) conn.reset();  // some connection churn
+          if (++on_conn % o.per_connection == 0) conn.reset();  // connection churn (1: Postfix's pattern)
           const auto t0 = Clock::now();
           // (built with append: GCC 12 -O3 warns falsely on "lit" + std::string)
           std::string id = "L";

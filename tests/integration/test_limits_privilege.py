@@ -4,6 +4,9 @@
 - max-connections: N connections open at once are served; the next one has
   its mail handled per on-error (accepted unsigned), with one log line, and
   the N open ones still sign.
+- max-body-bytes with on-error = tempfail: body chunks get no reply
+  (SMFIP_NR_BODY), and the message over the limit is tempfailed at its end
+  of message, with one log line; the next message on the connection signs.
 - Started as root with user/group set, signet-milter runs with every uid and
   gid the daemon's (real, effective, saved, filesystem), no supplementary
   groups and no capabilities (effective, permitted, ambient), so setuid(0)
@@ -79,6 +82,27 @@ def main():
         c.check(signed == 3, "the 3 connections at the bound all sign (%d)" % signed)
         time.sleep(0.2)
         c.check(sign_one(m, "LIMNEXT"), "once they close, a new connection signs again")
+
+    # -------------------------------------------------------------- max-body-bytes
+    m = SignetMilter(args.milter, args.work, dict(base, **{"max-body-bytes": 1000, "on-error": "tempfail"}),
+                     name="body")
+    with m:
+        cl = m.client()
+        cl.connect(macros={"{daemon_name}": "tx", "{client_addr}": "127.0.0.1"})
+        c.check(cl.steps & 0x80000, "SMFIP_NR_BODY negotiated: the MTA waits for no reply per body chunk",
+                hex(cl.steps))
+        cl.mail("<a@example.com>", {"i": "BIG1"})
+        cl.header("From", b" a@example.com")
+        cl.eoh()
+        cl.body(b"x" * 70000 + b"\r\n" + b"y" * 70000 + b"\r\n")  # three chunks, the limit passed in the first
+        final, mods = cl.end_of_message()
+        c.check(final[0] == b"t" and not mods, "over max-body-bytes: tempfailed at end of message, nothing inserted",
+                (final, mods))
+        c.check(sign_one(m, "BIG2", cl), "the next message on the same connection signs")
+        time.sleep(0.3)
+        lines = [l for l in m.log_lines() if "BIG1" in l]
+        c.check(len(lines) == 1 and "max-body-bytes" in lines[0] and "tempfailed" in lines[0],
+                "one log line for the message over the limit", lines)
 
     # -------------------------------------------------------------- a prompt stop
     idle = SignetMilter(args.milter, args.work, base, name="idle")
