@@ -388,7 +388,8 @@ def write_results(prefix, r):
           "| reload idle, unchanged | %s |" % ", ".join("%d ms" % x["ms"] for x in r["reload_idle"]["unchanged"]),
           "| reload idle, every key new | %s |" % ", ".join("%d ms (%d parsed)" % (x["ms"], x["parsed"])
                                                           for x in r["reload_idle"]["all_new"]),
-          "| reload under load, unchanged | %s |" % ", ".join("%d ms" % x["ms"] for x in r["reload_under_load"]["unchanged"]),
+          "| reload under load, unchanged | %s |" % (", ".join("%d ms" % x["ms"] for x in r["reload_under_load"]["unchanged"])
+                                                   or "none: the full reload took the whole load window"),
           "| reload under load, every key new | %s |" % ", ".join(
               "%d ms (%d parsed)" % (x["ms"], x["parsed"]) for x in r["reload_under_load"]["all_new"]),
           "| latency steady p50 / p99 / max | %.2f / %.2f / %.1f ms (%d messages) |" % (
