@@ -75,13 +75,13 @@ demo: build
 # (docs/PERFORMANCE.md says how each figure is measured). BENCH_QUICK=1 runs
 # each in its quick mode (bench/RESULTS-quick.md; for development, not for
 # figures). The 30-minute soak is `make soak` (SOAK_MINUTES); make bench runs
-# it for BENCH_SOAK_MINUTES.
+# it for BENCH_SOAK_MINUTES (1).
 SOAK_MINUTES ?= 30
 BENCH_QUICK ?=
 BENCH_FLAG := $(if $(BENCH_QUICK),--quick,)
 BENCH_SUFFIX := $(if $(BENCH_QUICK),-quick,)
-BENCH_SOAK_MINUTES ?= $(if $(BENCH_QUICK),1,3)
-BENCH_TARGETS := signet_bench limits milter_bench signet signet-milter milter_load
+BENCH_SOAK_MINUTES ?= 1
+BENCH_TARGETS := signet_bench limits milter_bench route_bench signet signet-milter milter_load
 bench-build: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS) --target $(BENCH_TARGETS)

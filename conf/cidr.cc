@@ -70,6 +70,13 @@ Status CidrSet::add(std::string_view list) {
   return Ok{};
 }
 
+std::optional<CidrSet::Bytes> CidrSet::address(std::string_view text) {
+  Bytes a{};
+  bool v4 = false;
+  if (!to_bytes(text, a, v4)) return std::nullopt;
+  return a;
+}
+
 bool CidrSet::contains(std::string_view address) const {
   std::array<unsigned char, 16> a{};
   bool v4 = false;

@@ -8,10 +8,14 @@
 // contains(addr) takes an address as text ("10.1.2.3", "::1",
 // "::ffff:10.1.2.3" which counts as IPv4, "[::1]" as libmilter gives it);
 // an unparsable address is contained in nothing.
+// address(text): the same parse as contains() on its own, the 16 bytes (IPv4
+// as ::ffff:a.b.c.d), nullopt when unparsable; networks(): the entries, host
+// bits zero below each prefix (IPv4 prefixes + 96), for conf/rule_index.h.
 // Thread safety: immutable after parse; concurrent contains() is safe.
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,16 +26,20 @@ namespace signet::conf {
 
 class CidrSet {
  public:
+  using Bytes = std::array<unsigned char, 16>;
+  struct Net {
+    Bytes addr{};  // IPv4 as IPv4-mapped IPv6
+    int prefix = 128;
+  };
+
   static Result<CidrSet> parse(std::string_view list);
   Status add(std::string_view list);
   bool contains(std::string_view address) const;
   bool empty() const { return nets_.empty(); }
+  static std::optional<Bytes> address(std::string_view text);
+  const std::vector<Net>& networks() const { return nets_; }
 
  private:
-  struct Net {
-    std::array<unsigned char, 16> addr{};  // IPv4 as IPv4-mapped IPv6
-    int prefix = 128;
-  };
   std::vector<Net> nets_;
 };
 

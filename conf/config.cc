@@ -16,6 +16,7 @@
 #include "base/ascii.h"
 #include "conf/ini.h"
 #include "conf/options.h"
+#include "conf/rule_index.h"
 #include "conf/values.h"
 #include "keystore/manifest.h"
 
@@ -326,6 +327,7 @@ Result<Config> load_config(int argc, const char* const* argv) {
     }
     cfg.rules.push_back(std::move(r.value()));
   }
+  cfg.rule_index = std::make_shared<const RuleIndex>(cfg);
   return cfg;
 }
 

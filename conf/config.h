@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 namespace signet::conf {
 
 enum class OnError { Accept, Tempfail };
+class RuleIndex;  // conf/rule_index.h
 
 struct Stream {
   std::string name;
@@ -103,6 +105,7 @@ struct Config {
   std::vector<Stream> streams;
   std::map<std::string, std::size_t, std::less<>> stream_index;  // name -> streams[i]
   std::vector<Rule> rules;
+  std::shared_ptr<const RuleIndex> rule_index;  // over rules and streams, built by load_config (conf/rule_index.h)
 
   const Stream* find_stream(std::string_view name) const;
   // The networks a stream's mail leaves from: its own, else the global ones

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "conf/rule_index.h"
 #include "conf/values.h"
 
 namespace signet::conf {
@@ -47,17 +48,41 @@ bool may_use(const Stream& s, const MessageFacts& f) {
   return !s.hosts.empty() && s.hosts.contains(f.client_addr);
 }
 
-Route route(const Config& cfg, const MessageFacts& f) {
+namespace {
+
+// Rule r picks its stream if it matches and the sender may use that stream.
+// matched / open / also_open: what the caller already knows (conf/rule_index.h
+// RuleIndex::Target), so the Rule and the Streams need not be read for it.
+bool try_rule(const Rule& r, const Stream* primary, const Stream* also, const MessageFacts& f, Route& out,
+              bool matched = false, bool open = false, bool also_open = false) {
+  if (!matched && !matches(r, f)) return false;
+  if (!primary || !(open || may_use(*primary, f))) return false;  // tenant binding: not this sender's stream
+  out = Route{{primary}, r.name};
+  if (also && also != primary && (also_open || may_use(*also, f))) out.streams.push_back(also);
+  return true;
+}
+
+}  // namespace
+
+Route route_by_scan(const Config& cfg, const MessageFacts& f) {
+  Route out;
   for (const Rule& r : cfg.rules) {
-    if (!matches(r, f)) continue;
-    const Stream* primary = cfg.find_stream(r.stream);
-    if (!primary || !may_use(*primary, f)) continue;  // tenant binding: not this sender's stream
-    Route out{{primary}, r.name};
-    if (!r.also_stream.empty()) {
-      const Stream* also = cfg.find_stream(r.also_stream);
-      if (also && also != primary && may_use(*also, f)) out.streams.push_back(also);
-    }
-    return out;
+    const Stream* also = r.also_stream.empty() ? nullptr : cfg.find_stream(r.also_stream);
+    if (try_rule(r, cfg.find_stream(r.stream), also, f, out)) return out;
+  }
+  return {};
+}
+
+Route route(const Config& cfg, const MessageFacts& f) {
+  const RuleIndex* index = cfg.rule_index.get();
+  if (!index || index->size() != cfg.rules.size()) return route_by_scan(cfg, f);
+  thread_local std::vector<std::uint32_t> candidates;  // one per libmilter thread: no allocation per message
+  index->candidates(f, candidates);
+  auto stream = [&](std::uint32_t at) { return at == RuleIndex::kNone ? nullptr : &cfg.streams[at]; };
+  Route out;
+  for (const std::uint32_t i : candidates) {
+    const RuleIndex::Target& t = index->target(i);
+    if (try_rule(cfg.rules[i], stream(t.stream), stream(t.also), f, out, t.sure, t.open, t.also_open)) return out;
   }
   return {};
 }

@@ -7,6 +7,10 @@
 // sender may use (tenant binding: Stream::sasl_logins / hosts) picks the
 // stream, plus also-stream when the sender may use that too. A rule matched on
 // From domain alone therefore cannot make one tenant sign as another.
+// route() looks the rules up in cfg.rule_index (conf/rule_index.h, built by
+// load_config), so its cost does not grow with the number of rules;
+// route_by_scan() is the same answer found by trying every rule in order
+// (what route() does for a Config whose index is missing or stale).
 // Pure functions of (Config, facts): no I/O, no locks; thread-safe.
 #pragma once
 
@@ -34,6 +38,7 @@ struct Route {
 };
 
 Route route(const Config& cfg, const MessageFacts& facts);
+Route route_by_scan(const Config& cfg, const MessageFacts& facts);
 
 bool may_use(const Stream& stream, const MessageFacts& facts);
 

@@ -5,7 +5,7 @@
 //
 //   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
 //               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
-//               [--verify-dir DIR] [--per-connection N]
+//               [--verify-dir DIR] [--per-connection N] [--from-domains N]
 //
 // Each connection carries N messages (default 50) before a new one is opened;
 // --per-connection 1 is Postfix's pattern with one SMTP session per message.
@@ -14,7 +14,11 @@
 // signet's verifier, and every signature's s= must be the key whose window
 // (from the schedule: "selector algorithm from until|-" per line) held its
 // t=. --verify-dir checks the *.eml files there (e.g. what Postfix relayed)
-// the same way. Prints counts and "N passed, M failed"; exit 1 on failure.
+// the same way. --from-domains N sends each message from a domain drawn
+// uniformly from t0.example .. t<N-1>.example (envelope and From; a key set
+// of N streams, bench/keyset_scale.py) instead of example.com, and checks
+// every signature's d= is that domain. Prints counts and "N passed, M
+// failed"; exit 1 on failure.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,23 +56,26 @@ struct Options {
   std::string keys, schedule, latency_out, verify_dir;
   int body_lines = 20;
   long per_connection = 50;
+  long from_domains = 0;  // 0: everything from example.com
 };
 
 struct Record {
   char reply = 0;                       // 'c' continue/accept... 't' tempfail, 0 = transport error
   std::vector<std::string> signatures;  // inserted DKIM-Signature values
   std::string message;                  // as Postfix would queue it, the insertions in place
+  std::string domain;                   // the sender's domain
   double start_s = 0, latency_ms = 0;   // since the run started
 };
 
 // One message as milter_load sends it, through the Postfix-like client
 // (bench/milterclient/milter_client.h).
 Record send_message(std::unique_ptr<signet::bench::MilterConnection>& conn, const std::string& socket,
-                    const std::string& id, int body_lines) {
+                    const std::string& id, int body_lines, const std::string& domain) {
   Record r;
+  r.domain = domain;
   signet::bench::Envelope env;
   env.client_name = env.helo = "load.test";
-  env.sender = "load@example.com";
+  env.sender = std::string("load@").append(domain);
   env.queue_id = id;
   if (!conn || !conn->ok()) {
     conn.reset();
@@ -77,7 +85,7 @@ Record send_message(std::unique_ptr<signet::bench::MilterConnection>& conn, cons
     if (!conn->session(env)) return conn.reset(), r;
   }
   signet::bench::Message m;
-  m.headers = {{"From", " Load <load@example.com>"}, {"To", " rcpt@example.org"}, {"Subject", " load " + id},
+  m.headers = {{"From", " Load <" + env.sender + ">"}, {"To", " rcpt@example.org"}, {"Subject", " load " + id},
                {"Date", " Thu, 26 Nov 2026 10:00:00 +0000"}, {"Message-ID", " <" + id + "@example.com>"}};
   for (int i = 0; i < body_lines; ++i) m.body += "Line " + std::to_string(i) + " of message " + id + ".\r\n";
   const signet::bench::Outcome out = conn->message(env, m);
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
     else if (k == "--latency-out") o.latency_out = v;
     else if (k == "--verify-dir") o.verify_dir = v;
     else if (k == "--body-lines") o.body_lines = std::stoi(v);
+    else if (k == "--from-domains") o.from_domains = std::stol(v);
     else if (k == "--per-connection") o.per_connection = std::max(1L, std::stol(v));
     else {
       std::fprintf(stderr, "milter_load: unknown option %s\n", k.c_str());
@@ -191,6 +200,7 @@ int main(int argc, char** argv) {
         std::vector<Record> mine;
         std::unique_ptr<signet::bench::MilterConnection> conn;
         long on_conn = 0;
+        std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 1);
         for (;;) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
           const long n = next.fetch_add(1);
@@ -200,7 +210,12 @@ int main(int argc, char** argv) {
           // (built with append: GCC 12 -O3 warns falsely on "lit" + std::string)
           std::string id = "L";
           id.append(std::to_string(c)).append("N").append(std::to_string(n));
-          Record r = send_message(conn, o.socket, id, o.body_lines);
+          std::string domain = "example.com";
+          if (o.from_domains > 0) {
+            domain = "t";
+            domain.append(std::to_string(std::uniform_int_distribution<long>(0, o.from_domains - 1)(rng))).append(".example");
+          }
+          Record r = send_message(conn, o.socket, id, o.body_lines, domain);
           r.start_s = std::chrono::duration<double>(t0 - start).count();
           r.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
           mine.push_back(std::move(r));
@@ -213,12 +228,19 @@ int main(int argc, char** argv) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  long signed_both = 0, unsigned_ = 0, tempfail = 0, errors = 0;
+  long signed_both = 0, unsigned_ = 0, tempfail = 0, errors = 0, wrong_domain = 0;
   for (const Record& r : records) {
     if (r.reply == 't') ++tempfail;
     else if (r.reply == 0) ++errors;
     else if (r.signatures.empty()) ++unsigned_;
     else ++signed_both;
+    if (o.from_domains > 0) {
+      // Each signature must carry the sender's stream's d= (RFC 6376 §3.5).
+      for (const std::string& sig : r.signatures) {
+        auto tags = signet::parse_tag_list(sig);
+        if (!tags || !tags->find("d") || tags->find("d")->value != r.domain) ++wrong_domain;
+      }
+    }
   }
   if (!o.latency_out.empty()) {
     std::ofstream out(o.latency_out);
@@ -234,6 +256,10 @@ int main(int argc, char** argv) {
     (unsigned_ == 0 ? ++tally.passed : (tally.fail(std::to_string(unsigned_) + " messages unsigned"), 0));
     (tempfail == 0 ? ++tally.passed : (tally.fail(std::to_string(tempfail) + " messages tempfailed"), 0));
     (errors == 0 ? ++tally.passed : (tally.fail(std::to_string(errors) + " transport errors"), 0));
+    if (o.from_domains > 0) {
+      (wrong_domain == 0 ? ++tally.passed
+                         : (tally.fail(std::to_string(wrong_domain) + " signatures with another stream's d="), 0));
+    }
   }
   if (!o.keys.empty() && !o.schedule.empty()) {
     auto lookup = signet::keystore::FileTxtLookup::load(o.keys);
