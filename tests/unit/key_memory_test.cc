@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -81,20 +82,38 @@ struct Hit {
   bool secure;
 };
 
-// Every copy of each needle in this process's readable memory, but the scratch's.
+// Every copy of each needle in this process's readable memory, but the
+// scratch's and the read buffer's. Read through /proc/self/mem, as another
+// process would (a direct read faults on file mappings past their end).
 std::vector<Hit> scan(const std::vector<Needle>& needles, const Scratch& scratch) {
+  constexpr std::size_t kChunk = 1 << 20, kOverlap = 1024;
+  auto* buf = static_cast<unsigned char*>(
+      ::mmap(nullptr, kChunk + kOverlap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  const int fd = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
   std::vector<Hit> hits;
   for (const Mapping& m : mappings()) {
     if (m.perms[0] != 'r' || m.name == "[vvar]" || m.name == "[vsyscall]") continue;
-    if (m.lo == reinterpret_cast<std::uintptr_t>(scratch.base)) continue;
-    const auto* b = reinterpret_cast<const unsigned char*>(m.lo);
-    const auto* e = reinterpret_cast<const unsigned char*>(m.hi);
-    for (const Needle& n : needles) {
-      for (const unsigned char* p = b; (p = std::search(p, e, n.bytes, n.bytes + n.size)) != e; ++p) {
-        hits.push_back({n.name, m.name, m.flags, CRYPTO_secure_allocated(p) == 1});
+    if (m.lo == reinterpret_cast<std::uintptr_t>(scratch.base) || m.lo == reinterpret_cast<std::uintptr_t>(buf)) {
+      continue;
+    }
+    for (std::uintptr_t at = m.lo; at < m.hi; at += kChunk) {
+      const std::size_t want = std::min<std::size_t>(kChunk + kOverlap, m.hi - at);
+      const ssize_t got = ::pread(fd, buf, want, static_cast<off_t>(at));
+      if (got <= 0) break;
+      for (const Needle& n : needles) {
+        const unsigned char* e = buf + got;
+        for (const unsigned char* p = buf; (p = std::search(p, e, n.bytes, n.bytes + n.size)) != e; ++p) {
+          const std::size_t off = static_cast<std::size_t>(p - buf);
+          if (off >= kChunk) break;  // the next chunk finds it
+          hits.push_back({n.name, m.name, m.flags,
+                          CRYPTO_secure_allocated(reinterpret_cast<const void*>(at + off)) == 1});
+        }
       }
     }
   }
+  ::close(fd);
+  sodium_memzero(buf, kChunk + kOverlap);
+  ::munmap(buf, kChunk + kOverlap);
   return hits;
 }
 
