@@ -53,8 +53,8 @@
 
 namespace signet {
 
-// 32 MiB: about 16 000 RSA-2048 keys or 130 000 Ed25519 keys
-// (docs/key-custody.md has the measured cost per key).
+// 32 MiB: about 5 000 RSA-2048 keys once they have signed (6.1 KiB each), or
+// 500 000 Ed25519 keys (64 bytes); docs/key-custody.md has the measurements.
 constexpr std::size_t kDefaultSecureHeapBytes = std::size_t{32} << 20;
 
 struct SecureHeapState {
