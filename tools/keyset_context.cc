@@ -31,7 +31,8 @@ Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, keystore:
   if (!cfg) return cfg.error();
   // The key set is read into the secure heap the daemon would use; the tools
   // go on with it unlocked (RLIMIT_MEMLOCK as an ordinary user): they exit soon.
-  if (Status s = init_secure_heap(cfg->secure_heap_size); !s) return s.error();
+  // One set up already (a key generated first) is kept whatever its size.
+  if (Status s = init_secure_heap(cfg->secure_heap_size); !s && !secure_heap().ready) return s.error();
   auto now = clock_from(vm);
   if (!now) return now.error();
   const std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : cfg->key_directory;
