@@ -45,16 +45,6 @@ bool trusted_owner(const std::string& path, uid_t uid) {
 
 }  // namespace
 
-KeyBytes& KeyBytes::operator=(KeyBytes&& o) noexcept {
-  if (this != &o) {
-    sodium_memzero(bytes_.data(), bytes_.size());
-    bytes_ = std::move(o.bytes_);
-  }
-  return *this;
-}
-
-KeyBytes::~KeyBytes() { sodium_memzero(bytes_.data(), bytes_.size()); }
-
 Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable, bool any_owner) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return permanent_error("key file " + path + ": " + std::strerror(errno));
@@ -71,8 +61,8 @@ Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readabl
                            "key directory's owner");
   }
   if (st.st_size > kMaxKeyFile) return permanent_error("key file " + path + " is larger than 64 KiB: not a key");
-  KeyBytes out(std::string(static_cast<std::size_t>(st.st_size), '\0'));
-  std::string& text = const_cast<std::string&>(out.bytes());
+  SecretBuffer text(static_cast<std::size_t>(st.st_size));
+  if (!text.ok()) return permanent_error("key file " + path + ": " + secure_heap_full_error().message);
   std::size_t got = 0;
   while (got < text.size()) {
     const ssize_t n = ::read(f.fd, text.data() + got, text.size() - got);
@@ -80,7 +70,7 @@ Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readabl
     if (n <= 0) return permanent_error("key file " + path + ": short read");
     got += static_cast<std::size_t>(n);
   }
-  return out;
+  return KeyBytes(std::move(text));
 }
 
 Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable) {

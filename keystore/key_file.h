@@ -17,6 +17,7 @@
 
 #include "base/result.h"
 #include "signer/key.h"
+#include "signer/secure_memory.h"
 
 namespace signet::keystore {
 
@@ -25,18 +26,18 @@ namespace signet::keystore {
 Result<PrivateKey> load_private_key(const std::string& path, bool allow_group_readable = false);
 
 // The checks of load_private_key, returning the file's bytes unparsed (for
-// callers that parse many keys in parallel). Zeroized when dropped.
+// callers that parse many keys in parallel). They are read straight into the
+// secure heap (signer/secure_memory.h), locked and never dumped, and
+// cleansed when dropped; a full heap fails the read with its own message.
 class KeyBytes {
  public:
   KeyBytes() = default;
-  explicit KeyBytes(std::string b) : bytes_(std::move(b)) {}
-  KeyBytes(KeyBytes&& o) noexcept : bytes_(std::move(o.bytes_)) {}
-  KeyBytes& operator=(KeyBytes&& o) noexcept;
-  ~KeyBytes();
-  const std::string& bytes() const { return bytes_; }
+  explicit KeyBytes(SecretBuffer b) : bytes_(std::move(b)) {}
+  std::string_view bytes() const { return bytes_.view(); }
+  unsigned char* data() { return bytes_.data(); }
 
  private:
-  std::string bytes_;
+  SecretBuffer bytes_;
 };
 // any_owner: skip the owner check (reading another program's key to adopt it).
 Result<KeyBytes> read_key_file(const std::string& path, bool allow_group_readable = false, bool any_owner = false);

@@ -132,16 +132,17 @@ Result<KeyBytes> open_sealed(std::string_view bytes, const MasterKey& key, std::
                            ": restore it from backup");
   }
   const std::string ad = associated_data(bytes.substr(0, kFixed), domain, selector);
-  KeyBytes pem(std::string(n - kTag, '\0'));
-  auto* out = reinterpret_cast<unsigned char*>(const_cast<std::string&>(pem.bytes()).data());
+  // The plaintext PEM goes straight into the secure heap (signer/secure_memory.h).
+  SecretBuffer plain(n - kTag);
+  if (!plain.ok()) return permanent_error(at + ": " + secure_heap_full_error().message);
   unsigned long long got = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &got, nullptr, h + kHeader, n,
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &got, nullptr, h + kHeader, n,
                                                  reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
                                                  h + kFixed, key.data()) != 0) {
     return permanent_error(at + " does not open with this master key as selector " + std::string(selector) + " of " +
                            std::string(domain) + ": a wrong master key, or the file belongs to another key");
   }
-  return pem;
+  return KeyBytes(std::move(plain));
 }
 
 Result<KeyBytes> open_stored_key(KeyBytes file, const std::string& path, std::string_view domain,

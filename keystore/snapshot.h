@@ -10,9 +10,10 @@
 // first problem fails the load naming the row's origin, and the caller keeps
 // its last good snapshot. A key whose file content is unchanged since
 // `previous` is not parsed again (a sealed one is still opened, so a wrong
-// master key fails the reload). Key material is zeroized when the last
-// snapshot holding it is dropped. Retired rows are loaded as register rows:
-// no file, never sign.
+// master key fails the reload). Every key, its file bytes and the opened
+// sealed plaintext live in the secure heap (signer/secure_memory.h); a key is
+// cleansed when the last snapshot holding it is dropped. Retired rows are
+// loaded as register rows: no file, never sign.
 //
 // Which keys sign is a pure function of (snapshot, now, hidden), written as
 // named queries over the rows' windows (keystore/key_row.h):

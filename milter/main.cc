@@ -41,6 +41,7 @@
 #include "milter/notify.h"
 #include "milter/reloader.h"
 #include "milter/runtime.h"
+#include "signer/secure_memory.h"
 
 using namespace signet;
 using namespace signet::milter;
@@ -96,6 +97,9 @@ std::string unix_socket_path(const std::string& spec) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Not dumpable before any key is read (no core, no ptrace by our own
+  // user); core-dumps = true turns it back on once the configuration is read.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
   const std::vector<std::string> args(argv, argv + argc);
   auto loaded = conf::load_config(argc, argv);
   if (!loaded) return fail(loaded.error().message);
@@ -104,6 +108,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto why = Clock::init()) return fail(*why);
+  // Every private key lives in this one locked arena (signer/secure_memory.h),
+  // set up before the first key is read, while still root: root locks it
+  // whatever RLIMIT_MEMLOCK says. Unlocked keys could be swapped out: refused.
+  if (Status s = init_secure_heap(loaded->secure_heap_size); !s) return fail(s.error().message);
+  if (const SecureHeapState heap = secure_heap(); !heap.locked || !heap.hooked) {
+    return fail(!heap.hooked ? "OpenSSL's allocator could not be hooked: private keys would not stay in the secure heap"
+                             : "cannot lock the secure heap (secure-heap-size = " + std::to_string(heap.size) +
+                                   " bytes) in memory: RLIMIT_MEMLOCK is too small; raise it (systemd: LimitMEMLOCK=) "
+                                   "above secure-heap-size, or lower secure-heap-size");
+  }
   // Counted from the first message on; they outlive every Runtime (milter/runtime.h).
   Metrics metrics;
   ledger::SignatureCounts counts;
@@ -113,7 +127,7 @@ int main(int argc, char** argv) {
   const conf::Config& cfg = first.value()->config;
   // The process holds private keys: no core dump (nor ptrace by other
   // processes of the same user) unless the operator asks for them.
-  if (!cfg.core_dumps && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
+  if (cfg.core_dumps && ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
   const std::int64_t started_at = Clock::now();
   if (cfg.check_config) {
     std::printf("signet-milter: %s is valid: %zu streams, %zu rules, %zu keys\n", cfg.config_file.c_str(),

@@ -9,11 +9,14 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "signer/base64.h"
+#include "signer/secure_memory.h"
 
 namespace signet {
 namespace {
@@ -71,9 +74,28 @@ std::optional<Der> der_next(std::string_view in) {
   return d;
 }
 
+// Base64 (FWS ignored) decoded into the secure heap: the DER of a private key
+// is key material. nullopt on malformed base64 or a full heap (*full set).
+std::optional<SecretBuffer> secret_base64(std::string_view text, bool* full) {
+  SecretBuffer out(text.size() / 4 * 3 + 3);
+  if (!out.ok()) {
+    *full = true;
+    return std::nullopt;
+  }
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), " \t\r\n", &len, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  out.shrink(len);
+  return out;
+}
+
 // The PEM block's label and its base64-decoded DER, or nullopt (encrypted
 // PEM with Proc-Type headers, several blocks, malformed base64).
-std::optional<std::pair<std::string, std::string>> pem_decode(std::string_view t) {
+std::optional<std::pair<std::string, SecretBuffer>> pem_decode(std::string_view t, bool* full) {
   constexpr std::string_view kBegin = "-----BEGIN ", kDashes = "-----";
   if (t.substr(0, kBegin.size()) != kBegin) return std::nullopt;
   const std::size_t label_end = t.find(kDashes, kBegin.size());
@@ -83,7 +105,7 @@ std::optional<std::pair<std::string, std::string>> pem_decode(std::string_view t
   const std::size_t body = label_end + kDashes.size();
   const std::size_t end = t.find(end_line, body);
   if (end == std::string_view::npos || t.find(':', body) < end) return std::nullopt;  // headers: encrypted
-  auto der = base64::decode(t.substr(body, end - body));
+  auto der = secret_base64(t.substr(body, end - body), full);
   if (!der) return std::nullopt;
   return std::make_pair(std::move(label), std::move(*der));
 }
@@ -135,12 +157,18 @@ std::optional<Algorithm> parse_algorithm(std::string_view a) {
 
 // ---------------------------------------------------------------- PrivateKey
 
+// Both live in the secure heap (signer/secure_memory.h): the EVP_PKEY and its
+// RSA numbers because it is made inside SecretAllocations, the Ed25519
+// secret key as a SecretBuffer. Freeing either cleanses it.
 struct PrivateKey::Impl {
-  PkeyPtr rsa;                                    // RsaSha256
-  mutable std::once_flag sign_once;               // RsaSha256: sign_template set up once
-  mutable CtxPtr sign_template;                   // sign-initialised, PKCS#1 v1.5, SHA-256
-  unsigned char ed_sk[crypto_sign_SECRETKEYBYTES] = {};  // Ed25519: seed || public
-  ~Impl() { sodium_memzero(ed_sk, sizeof ed_sk); }
+  PkeyPtr rsa;                        // RsaSha256
+  mutable std::once_flag sign_once;   // RsaSha256: sign_template set up once
+  mutable CtxPtr sign_template;       // sign-initialised, PKCS#1 v1.5, SHA-256
+  SecretBuffer ed_sk;                 // Ed25519: seed || public, crypto_sign_SECRETKEYBYTES
+  // RSA: whether a signature has been made. The first one builds the
+  // Montgomery contexts of p and q that OpenSSL keeps with the key (copies of
+  // p and q), so it runs inside SecretAllocations too.
+  mutable std::atomic<bool> rsa_warm{false};
 };
 
 PrivateKey::PrivateKey(std::unique_ptr<Impl> impl, Algorithm a, int bits)
@@ -151,28 +179,39 @@ PrivateKey::~PrivateKey() = default;
 
 Result<PrivateKey> PrivateKey::parse(std::string_view text) {
   if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
+  if (!ensure_secure_heap()) return permanent_error("no secure heap for private keys: see the start-up error");
+  // Whatever OpenSSL allocates from here on (the decoder's copy of the DER,
+  // the key's numbers) is in the secure heap and cleansed when freed.
+  SecretAllocations secret;
+  auto key = parse_secret(text);
+  ERR_clear_error();
+  if (secret.failed()) return secure_heap_full_error();
+  return key;
+}
+
+Result<PrivateKey> PrivateKey::parse_secret(std::string_view text) {
   const std::string_view t = trim(text);
   if (t.empty()) return permanent_error("the key is empty: expected a PEM private key or a base64 Ed25519 seed");
 
   if (t.substr(0, 10) != "-----BEGIN") {
     // Raw Ed25519 seed, base64 (RFC 8463 Appendix A.1 style).
-    auto raw = base64::decode(t);
+    bool full = false;
+    auto raw = secret_base64(t, &full);
+    if (full) return secure_heap_full_error();
     if (!raw || (raw->size() != crypto_sign_SEEDBYTES && raw->size() != crypto_sign_SECRETKEYBYTES)) {
-      if (raw) sodium_memzero(raw->data(), raw->size());
       return permanent_error(
           "the key is neither PEM nor the base64 of a 32-byte Ed25519 seed: give a PEM file "
           "(PKCS#1 or PKCS#8) or a raw Ed25519 seed");
     }
-    auto key = from_ed25519_seed(reinterpret_cast<const unsigned char*>(raw->data()));
-    sodium_memzero(raw->data(), raw->size());
-    return key;
+    return from_ed25519_seed(raw->data());
   }
 
   // The common shapes are decoded here: OpenSSL 3's generic PEM/PKCS#8
   // decoders cost ~450 us a key, which a 10 000-stream reload multiplies.
   PkeyPtr pkey;
-  if (auto pem = pem_decode(t)) {
-    std::string& der = pem->second;
+  bool full = false;
+  if (auto pem = pem_decode(t, &full)) {
+    const std::string_view der = pem->second.view();
     std::string_view rsa_der;
     if (pem->first == "RSA PRIVATE KEY") {
       rsa_der = der;  // PKCS#1
@@ -183,9 +222,7 @@ Result<PrivateKey> PrivateKey::parse(std::string_view text) {
           // RFC 8410 §7: CurvePrivateKey ::= OCTET STRING (32 bytes).
           auto seed = der_next(p8->second);
           if (seed && seed->tag == 0x04 && seed->content.size() == 32) {
-            auto key = from_ed25519_seed(reinterpret_cast<const unsigned char*>(seed->content.data()));
-            sodium_memzero(der.data(), der.size());
-            return key;
+            return from_ed25519_seed(reinterpret_cast<const unsigned char*>(seed->content.data()));
           }
         }
       }
@@ -194,8 +231,8 @@ Result<PrivateKey> PrivateKey::parse(std::string_view text) {
       const auto* p = reinterpret_cast<const unsigned char*>(rsa_der.data());
       pkey.reset(d2i_PrivateKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(rsa_der.size())));
     }
-    sodium_memzero(der.data(), der.size());
-  }
+  }  // the DER is cleansed here
+  if (full) return secure_heap_full_error();
   if (!pkey) {
     BioPtr bio(BIO_new_mem_buf(t.data(), static_cast<int>(t.size())));
     pkey.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
@@ -231,6 +268,14 @@ Result<PrivateKey> PrivateKey::parse(std::string_view text) {
 }
 
 Result<PrivateKey> PrivateKey::generate(Algorithm algorithm, int rsa_bits) {
+  if (!ensure_secure_heap()) return permanent_error("no secure heap for private keys: see the start-up error");
+  SecretAllocations secret;  // the new key's numbers, as for a parsed one
+  auto key = generate_secret(algorithm, rsa_bits);
+  if (secret.failed()) return secure_heap_full_error();
+  return key;
+}
+
+Result<PrivateKey> PrivateKey::generate_secret(Algorithm algorithm, int rsa_bits) {
   if (algorithm == Algorithm::Ed25519Sha256) {
     if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
     unsigned char seed[crypto_sign_SEEDBYTES];
@@ -254,7 +299,7 @@ Result<PrivateKey> PrivateKey::generate(Algorithm algorithm, int rsa_bits) {
 std::string PrivateKey::public_key_base64() const {
   if (algorithm_ == Algorithm::Ed25519Sha256) {
     // RFC 8463 §4: p= is the base64 of the raw 32-byte public key.
-    return base64::encode(std::string_view(reinterpret_cast<const char*>(impl_->ed_sk + 32), 32));
+    return base64::encode(std::string_view(reinterpret_cast<const char*>(impl_->ed_sk.data() + 32), 32));
   }
   // RFC 6376 §3.6.1: p= is the DER SubjectPublicKeyInfo.
   unsigned char* der = nullptr;
@@ -266,10 +311,12 @@ std::string PrivateKey::public_key_base64() const {
 }
 
 std::string PrivateKey::to_pem() const {
+  // The encoder's DER (and the Ed25519 EVP_PKEY) are key material too.
+  SecretAllocations secret;
   PkeyPtr ed;
   EVP_PKEY* k = impl_->rsa.get();
   if (algorithm_ == Algorithm::Ed25519Sha256) {
-    ed.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, impl_->ed_sk, 32));
+    ed.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, impl_->ed_sk.data(), 32));
     k = ed.get();
   }
   BioPtr bio(BIO_new(BIO_s_secmem()));
@@ -286,9 +333,11 @@ Result<std::string> PrivateKey::sign_digest(const Sha256Digest& digest) const {
   if (algorithm_ == Algorithm::Ed25519Sha256) {
     std::string sig(crypto_sign_BYTES, '\0');
     crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr, digest.data(),
-                         digest.size(), impl_->ed_sk);
+                         digest.size(), impl_->ed_sk.data());
     return sig;
   }
+  std::optional<SecretAllocations> first;  // see Impl::rsa_warm
+  if (!impl_->rsa_warm.load(std::memory_order_acquire)) first.emplace();
   // A context per signature (the EVP_PKEY is shared read-only between
   // threads), duplicated from one set up once per key: setting one up from
   // nothing fetches the signature method and SHA-256 from the provider (name
@@ -307,23 +356,28 @@ Result<std::string> PrivateKey::sign_digest(const Sha256Digest& digest) const {
   std::size_t len = 0;
   if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
     ERR_clear_error();
+    if (first && first->failed()) return temporary_error(secure_heap_full_error().message);
     return temporary_error("OpenSSL could not set up an RSA signature");
   }
   std::string sig(len, '\0');
   if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, digest.data(),
                     digest.size()) != 1) {
     ERR_clear_error();
+    if (first && first->failed()) return temporary_error(secure_heap_full_error().message);
     return temporary_error("OpenSSL failed to make an RSA signature");
   }
   sig.resize(len);
+  if (first) impl_->rsa_warm.store(true, std::memory_order_release);
   return sig;
 }
 
 Result<PrivateKey> PrivateKey::from_ed25519_seed(const unsigned char* seed) {
   if (!sodium_ready()) return permanent_error("libsodium failed to initialise");
   auto impl = std::make_unique<Impl>();
+  impl->ed_sk = SecretBuffer(crypto_sign_SECRETKEYBYTES);
+  if (!impl->ed_sk.ok()) return secure_heap_full_error();
   unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-  crypto_sign_seed_keypair(pk, impl->ed_sk, seed);
+  crypto_sign_seed_keypair(pk, impl->ed_sk.data(), seed);
   return PrivateKey(std::move(impl), Algorithm::Ed25519Sha256, 256);
 }
 

@@ -17,9 +17,14 @@
 // interface (RFC 6376 §3.3.1), or PureEdDSA Ed25519 over the 32-byte digest
 // through libsodium (RFC 8463 §3). rsa-sha1 does not exist here (RFC 8301).
 //
-// Security: key material is zeroized when a key is dropped (OpenSSL clears RSA
-// bignums on free; the Ed25519 secret is sodium_memzero'd). No call puts key
-// bytes into an error message.
+// Security: every private number lives in the locked, never-dumped secure
+// heap (signer/secure_memory.h): parse, generate and to_pem run inside
+// SecretAllocations, so the RSA numbers, OpenSSL's copies of the DER on the
+// way, and the Montgomery contexts of p and q that an RSA key's first
+// signature builds are all there; the Ed25519 secret key is a SecretBuffer.
+// Dropping a key cleanses all of it. A full heap fails parse/generate (and a
+// first signature) with secure_heap_full_error(), never falling back to
+// ordinary memory. No call puts key bytes into an error message.
 // Thread safety: a const key may sign from many threads at once.
 #pragma once
 
@@ -71,6 +76,8 @@ class PrivateKey {
  private:
   struct Impl;
   explicit PrivateKey(std::unique_ptr<Impl> impl, Algorithm a, int bits);
+  static Result<PrivateKey> parse_secret(std::string_view text);  // parse's body, in SecretAllocations
+  static Result<PrivateKey> generate_secret(Algorithm algorithm, int rsa_bits);
   std::unique_ptr<Impl> impl_;
   Algorithm algorithm_;
   int bits_;

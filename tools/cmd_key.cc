@@ -14,6 +14,7 @@
 #include "keystore/dns_check.h"
 #include "keystore/lifecycle.h"
 #include "keystore/txt_lookup.h"
+#include "signer/secure_memory.h"
 #include "replay/inputs.h"
 #include "signer/key_record.h"
 #include "tools/common.h"
@@ -339,6 +340,9 @@ int key_convert(const std::vector<std::string>& args, keystore::Protection to) {
   const char* argv[] = {"signet", "--config", config_file.c_str()};
   auto cfg = conf::load_config(3, argv);
   if (!cfg) return fail(cmd, cfg.error().message);
+  if (Status s = init_secure_heap(cfg->secure_heap_size); !s && !secure_heap().ready) {
+    return fail(cmd, s.error().message);
+  }
   if (seal && !cfg->sealed_keys) {
     return fail(cmd, "key-protection is plain in " + cfg->config_file + ": set key-protection = sealed first");
   }

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "base/time.h"
+#include "signer/secure_memory.h"
 
 namespace po = boost::program_options;
 
@@ -28,6 +29,10 @@ Result<KeySetContext> KeySetContext::open(const po::variables_map& vm, keystore:
   const char* argv[] = {"signet", "--config", config_file.c_str()};
   auto cfg = conf::load_config(3, argv);
   if (!cfg) return cfg.error();
+  // The key set is read into the secure heap the daemon would use; the tools
+  // go on with it unlocked (RLIMIT_MEMLOCK as an ordinary user): they exit soon.
+  // One set up already (a key generated first) is kept whatever its size.
+  if (Status s = init_secure_heap(cfg->secure_heap_size); !s && !secure_heap().ready) return s.error();
   auto now = clock_from(vm);
   if (!now) return now.error();
   const std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : cfg->key_directory;
