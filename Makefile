@@ -76,8 +76,9 @@ demo: build
 SOAK_MINUTES ?= 30
 bench: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD)-bench -j $(JOBS) --target signet_bench signet signet-milter milter_load
+	@cmake --build $(BUILD)-bench -j $(JOBS) --target signet_bench pkcs11_bench signet signet-milter milter_load
 	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=0.5
+	@$(BUILD)-bench/bench/pkcs11_bench --benchmark_min_time=0.5
 	@/usr/bin/python3 bench/postfix_throughput.py $(BUILD)-bench
 	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench
 	@/usr/bin/python3 bench/soak.py $(BUILD)-bench --minutes $(SOAK_MINUTES)

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "base/time.h"
+#include "hsm/pkcs11.h"
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
 #include "signer/digest.h"
@@ -19,6 +20,17 @@ bool is_hidden(const HiddenKeys& hidden, const KeyRow& row) {
 }
 
 }  // namespace
+
+Result<PrivateKey> open_token_key(const KeyRow& row) {
+  auto uri = hsm::Pkcs11Uri::parse(row.file);
+  if (!uri) return uri.error();
+  return hsm::open_key(*uri);
+}
+
+std::string token_key_name(const KeyRow& row) {
+  auto uri = hsm::Pkcs11Uri::parse(row.file);
+  return uri ? uri->redacted() : std::string("a pkcs11: URI that does not parse");
+}
 
 Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& dir, const std::vector<KeyRow>& rows,
                                                              const LoadOptions& options,
@@ -48,6 +60,15 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
     Entry& e = snap->keys_[i];
     e.row = row;
     if (row.retired_at) continue;
+    if (row.in_token()) {
+      // Opened again at every load (never reused): an object deleted from
+      // the token, or a token that is gone, refuses the set as a bad file would.
+      auto key = open_token_key(row);
+      if (!key) return permanent_error(at + "stream " + row.stream + ": " + key.error().message);
+      e.key = std::make_shared<const PrivateKey>(std::move(key.value()));
+      ++snap->parsed_;
+      continue;
+    }
     const std::string path = dir + "/" + row.file;
     auto file = read_key_file(path, options.allow_group_readable);
     if (!file) return permanent_error(at + "stream " + row.stream + ": " + file.error().message);
@@ -86,13 +107,13 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
-  snap->parsed_ = to_parse.size();
+  snap->parsed_ += to_parse.size();
   // 3. Check each parsed key against its entry, in key-set order.
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const KeyRow& row = rows[i];
     Entry& e = snap->keys_[i];
     const std::string at = row.origin.empty() ? "" : row.origin + ": ";
-    const std::string path = dir + "/" + row.file;
+    const std::string path = row.in_token() ? token_key_name(row) : dir + "/" + row.file;
     if (errors[i]) return permanent_error(at + "stream " + row.stream + ": key file " + path + ": " + errors[i]->message);
     if (!e.key) continue;
     if (!row.algorithm_from_file && row.algorithm != e.key->algorithm()) {

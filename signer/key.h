@@ -17,6 +17,9 @@
 // interface (RFC 6376 §3.3.1), or PureEdDSA Ed25519 over the 32-byte digest
 // through libsodium (RFC 8463 §3). rsa-sha1 does not exist here (RFC 8301).
 //
+// PrivateKey::external() wraps a key held outside the process (a PKCS#11
+// token), signed through signer/external_key.h's ExternalSigner.
+//
 // Security: key material is zeroized when a key is dropped (OpenSSL clears RSA
 // bignums on free; the Ed25519 secret is sodium_memzero'd). No call puts key
 // bytes into an error message.
@@ -32,6 +35,8 @@
 #include "base/result.h"
 
 namespace signet {
+
+class ExternalSigner;  // signer/external_key.h
 
 // RFC 6376 §3.3 and RFC 8463: the only two algorithms signet signs or accepts.
 enum class Algorithm { RsaSha256, Ed25519Sha256 };
@@ -52,6 +57,9 @@ class PrivateKey {
   static Result<PrivateKey> generate(Algorithm algorithm, int rsa_bits = kDefaultRsaBits);
   // REQUIRES: seed points at 32 bytes (RFC 8032 §5.1.5 private key).
   static Result<PrivateKey> from_ed25519_seed(const unsigned char* seed);
+  // A key whose private half stays in its backend (signer/external_key.h).
+  static PrivateKey external(std::shared_ptr<const ExternalSigner> signer, Algorithm algorithm, int bits,
+                             std::string public_key_base64);
 
   PrivateKey(PrivateKey&&) noexcept;
   PrivateKey& operator=(PrivateKey&&) noexcept;
@@ -59,6 +67,7 @@ class PrivateKey {
 
   Algorithm algorithm() const { return algorithm_; }
   int bits() const { return bits_; }  // RSA modulus size; 256 for Ed25519
+  bool is_external() const { return external_ != nullptr; }
 
   // The DNS key record's p= value (RFC 6376 §3.6.1; RFC 8463 §4 for ed25519).
   std::string public_key_base64() const;
@@ -71,9 +80,11 @@ class PrivateKey {
  private:
   struct Impl;
   explicit PrivateKey(std::unique_ptr<Impl> impl, Algorithm a, int bits);
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;  // null for an external key
   Algorithm algorithm_;
   int bits_;
+  std::shared_ptr<const ExternalSigner> external_;
+  std::string external_public_;
 };
 
 class PublicKey {
