@@ -81,7 +81,7 @@ BENCH_QUICK ?=
 BENCH_FLAG := $(if $(BENCH_QUICK),--quick,)
 BENCH_SUFFIX := $(if $(BENCH_QUICK),-quick,)
 BENCH_SOAK_MINUTES ?= 1
-BENCH_TARGETS := signet_bench limits milter_bench route_bench signet signet-milter milter_load
+BENCH_TARGETS := signet_bench pkcs11_bench limits milter_bench route_bench signet signet-milter milter_load
 bench-build: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS) --target $(BENCH_TARGETS)
@@ -90,6 +90,8 @@ bench: bench-build
 	@mkdir -p bench/results
 	@$(BUILD)-bench/bench/signet_bench --benchmark_min_time=$(if $(BENCH_QUICK),0.05,0.5) \
 	  --benchmark_out=bench/results/signet_bench$(BENCH_SUFFIX).json --benchmark_out_format=json
+	@$(BUILD)-bench/bench/pkcs11_bench --benchmark_min_time=$(if $(BENCH_QUICK),0.05,0.5) \
+	  --benchmark_out=bench/results/pkcs11$(BENCH_SUFFIX).json --benchmark_out_format=json
 	@/usr/bin/python3 bench/milter_protocol.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/pipeline.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench $(BENCH_FLAG)

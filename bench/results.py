@@ -26,8 +26,8 @@ SECTIONS = [
     ("milter_protocol", "signet and OpenDKIM through the milter protocol, against the limits"),
     ("pipeline", "through a real Postfix: smtp-source -> Postfix -> smtp-sink"),
     ("scale", "up to 100 000 streams"),
-    ("pkcs11", "signing through a PKCS#11 token (SoftHSM2)"),
-    ("signet_bench", "micro-benchmarks (Google Benchmark)"),
+    ("pkcs11", "signing through a PKCS#11 token (SoftHSM2, a software token: not an HSM), bench/pkcs11_bench"),
+    ("signet_bench", "micro-benchmarks (bench/signet_bench, Google Benchmark)"),
     ("soak", "the soak"),
 ]
 
@@ -86,11 +86,11 @@ def header(quick):
     return lines
 
 
-def google_benchmark_section(json_path):
-    """signet_bench's --benchmark_out JSON as a table (it writes no markdown itself)."""
+def google_benchmark_section(json_path, title):
+    """A Google Benchmark --benchmark_out JSON as a table (signet_bench and pkcs11_bench write no markdown)."""
     import json
     data = json.load(open(json_path))
-    rows = ["## Micro-benchmarks (bench/signet_bench, Google Benchmark)", "",
+    rows = ["## " + title[0].upper() + title[1:], "",
             "| benchmark | CPU time per iteration | bytes/s or items/s |", "|---|---|---|"]
     for b in data.get("benchmarks", []):
         if b.get("run_type") == "aggregate":
@@ -116,8 +116,8 @@ def main():
     for name, title in SECTIONS:
         path = os.path.join(a.results, name + ("-quick" if a.quick else "") + ".md")
         gb = path[:-3] + ".json"
-        if name == "signet_bench" and os.path.exists(gb):
-            lines += google_benchmark_section(gb) + [""]
+        if name in ("signet_bench", "pkcs11") and os.path.exists(gb):
+            lines += google_benchmark_section(gb, title) + [""]
             continue
         txt = path[:-3] + ".txt"
         if not os.path.exists(path) and os.path.exists(txt):

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hsm/pkcs11.h"
 #include "keystore/atomic_file.h"
 #include "keystore/key_file.h"
 #include "keystore/sealed.h"
@@ -71,6 +72,7 @@ KeyDirectory::~KeyDirectory() {
 Result<PrivateKey> KeyDirectory::load_key(const KeyRow& row) const { return load_key_as(row, options_.protection); }
 
 Result<PrivateKey> KeyDirectory::load_key_as(const KeyRow& row, Protection protection) const {
+  if (row.in_token()) return open_token_key(row);
   const std::string path = key_path(row);
   auto file = read_key_file(path, options_.allow_group_readable);
   if (!file) return file.error();
@@ -83,6 +85,7 @@ Result<PrivateKey> KeyDirectory::load_key_as(const KeyRow& row, Protection prote
 
 Result<bool> KeyDirectory::convert_key(KeyChange& change, KeyRow& row, Protection to) const {
   if (row.retired_at) return false;  // destroyed already: nothing to convert
+  if (row.in_token()) return false;  // held by its token: no file to seal
   const std::string target = to == Protection::Sealed ? sealed_file_name(row.file) : plain_file_name(row.file);
   // A configuration selector's key converted by an earlier run: only the new name is there.
   if (::access(key_path(row).c_str(), F_OK) != 0 && ::access((dir_ + "/" + target).c_str(), F_OK) == 0) {
@@ -118,6 +121,14 @@ std::set<std::string> KeyDirectory::used_selectors(const std::string& domain) co
 }
 
 Result<std::string> KeyDirectory::create_key(KeyChange& change, const KeyRow& row) const {
+  if (row.in_token()) {
+    auto uri = hsm::Pkcs11Uri::parse(row.file);
+    if (!uri) return uri.error();
+    auto key = hsm::generate_key(*uri, row.algorithm, row.bits);
+    if (!key) return key.error();
+    change.created_.push_back(row.file);  // destroyed in the token if the change is dropped
+    return format_key_record(*key);
+  }
   auto key = PrivateKey::generate(row.algorithm, row.bits);
   if (!key) return key.error();
   return install_key(change, row, *key);
@@ -160,7 +171,24 @@ Status KeyDirectory::install_as(KeyChange& change, const KeyRow& row, const Priv
 
 KeyChange::~KeyChange() {
   if (committed_) return;
-  for (const std::string& path : created_) ::unlink(path.c_str());
+  for (const std::string& path : created_) {
+    if (hsm::is_pkcs11_uri(path)) {
+      if (auto uri = hsm::Pkcs11Uri::parse(path)) (void)hsm::destroy_key(*uri);
+    } else {
+      ::unlink(path.c_str());
+    }
+  }
+}
+
+Result<std::string> KeyDirectory::token_key_uri(const std::string& token_uri, const KeyRow& row) {
+  auto uri = hsm::Pkcs11Uri::parse(token_uri, hsm::Pkcs11Uri::Names::Token);
+  if (!uri) return uri.error();
+  if (!uri->pin_value.empty()) {
+    return permanent_error("--pkcs11 with pin-value=: the URI goes into the manifest, which everyone can read; put "
+                           "the PIN in a file (mode 0600) and name it with pin-source=");
+  }
+  if (uri->object.empty() && uri->id.empty()) uri->object = row.dns_name();
+  return uri->format();
 }
 
 Result<std::vector<std::string>> KeyDirectory::apply(KeyChange& change) {
@@ -182,7 +210,7 @@ Result<std::vector<std::string>> KeyDirectory::apply(KeyChange& change) {
   manifest_ = change.manifest;
   std::vector<std::string> warnings;
   for (const std::string& path : change.destroy) {
-    if (Status s = destroy_key_file(path); !s) warnings.push_back(s.error().message);
+    if (Status s = destroy_stored_key(path); !s) warnings.push_back(s.error().message);
   }
   return warnings;
 }
@@ -192,6 +220,13 @@ Status KeyDirectory::replace_delegated(const std::vector<Delegated>& list) {
   if (Status s = write_delegated(dir_, list); !s) return s;
   delegated_ = list;
   return Ok{};
+}
+
+Status destroy_stored_key(const std::string& path_or_uri) {
+  if (!hsm::is_pkcs11_uri(path_or_uri)) return destroy_key_file(path_or_uri);
+  auto uri = hsm::Pkcs11Uri::parse(path_or_uri);
+  if (!uri) return uri.error();
+  return hsm::destroy_key(*uri);
 }
 
 Status destroy_key_file(const std::string& path) {

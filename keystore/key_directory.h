@@ -53,12 +53,12 @@ class KeyChange {
   ~KeyChange();  // removes the created key files unless the change was applied
 
   Manifest manifest;                 // the key set after the change
-  std::vector<std::string> destroy;  // key files to destroy once it is committed
+  std::vector<std::string> destroy;  // key files (or pkcs11: URIs) to destroy once it is committed
   const std::vector<std::string>& created() const { return created_; }
 
  private:
   friend class KeyDirectory;
-  std::vector<std::string> created_;  // key files written for it
+  std::vector<std::string> created_;  // key files written for it, and pkcs11: URIs of keys made in a token
   bool committed_ = false;
 };
 
@@ -74,7 +74,9 @@ class KeyDirectory {
   const std::string& path() const { return dir_; }
   const Manifest& manifest() const { return manifest_; }
   const std::vector<Delegated>& delegated() const { return delegated_; }
-  std::string key_path(const KeyRow& row) const { return dir_ + "/" + row.file; }
+  // A row's key file, or its pkcs11: URI as it is (in_token(): no file).
+  std::string key_path(const KeyRow& row) const { return key_path(row.file); }
+  std::string key_path(const std::string& file) const { return hsm::is_pkcs11_uri(file) ? file : dir_ + "/" + file; }
   Result<PrivateKey> load_key(const KeyRow& row) const;
   std::set<std::string> used_selectors(const std::string& domain) const;
 
@@ -82,7 +84,15 @@ class KeyDirectory {
   // key-protection = sealed; run as root, owned by
   // the key directory's owner, so the daemon's user can read it) and records
   // it in the change; returns the DNS TXT value to publish ("v=DKIM1; k=…; p=…").
+  // A row whose file is a pkcs11: URI (in_token()) gets its key pair made
+  // inside the token (hsm::generate_key: sensitive, not extractable) and
+  // the record from the token's public key; a dropped change destroys it.
   Result<std::string> create_key(KeyChange& change, const KeyRow& row) const;
+  // The pkcs11: URI a new key of `row` gets in the token `token_uri` names:
+  // object= the row's DNS name (SELECTOR._domainkey.DOMAIN, unique in the
+  // register) unless the URI gives object= or id= itself; pin-value= is
+  // refused (the manifest is readable by everyone: use pin-source=).
+  static Result<std::string> token_key_uri(const std::string& token_uri, const KeyRow& row);
   // The same for a key that exists: reads `source` (group-readable is fine,
   // it is not the daemon's file; readable by others is refused, as OpenDKIM's
   // RequireSafeKeys does), refuses a key that is not the row's algorithm (or
@@ -124,5 +134,8 @@ class KeyDirectory {
 // Overwrites a private-key file with zeros, syncs it and removes it: retiring
 // destroys the key; its register row stays. A file already gone is fine.
 Status destroy_key_file(const std::string& path);
+// destroy_key_file, or for a pkcs11: URI the token's objects destroyed
+// (hsm::destroy_key); an object already gone is fine.
+Status destroy_stored_key(const std::string& path_or_uri);
 
 }  // namespace signet::keystore

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "hsm/pkcs11_uri.h"
 #include "signer/key.h"
 
 namespace signet::keystore {
@@ -59,7 +60,8 @@ struct KeyRow {
   int bits = 0;                      // 0: not declared (a configuration selector line)
   bool algorithm_from_file = false;  // configuration selector lines: the key file decides
   std::string owner;
-  std::string file;                  // the private key, relative to the key directory
+  std::string file;                  // the private key, relative to the key directory, or a
+                                     // pkcs11: URI (RFC 7512) naming it in a token (hsm/pkcs11.h)
   std::int64_t created = 0, published_at = 0;
   Window window;
   std::optional<std::int64_t> retire_at;   // its record becomes p= empty
@@ -70,6 +72,8 @@ struct KeyRow {
   // Its record is still published with the key (not yet revoked by retire-at).
   bool record_live(std::int64_t now) const { return !retire_at || now < *retire_at; }
   std::string dns_name() const { return selector + "._domainkey." + domain; }
+  // Its private key is in a PKCS#11 token: `file` is a pkcs11: URI, no file.
+  bool in_token() const { return hsm::is_pkcs11_uri(file); }
   // Every field but origin: what the key set says, not where it was read.
   bool operator==(const KeyRow& o) const;
 };

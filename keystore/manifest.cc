@@ -85,8 +85,18 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& path) 
     } else if (name == "owner") {
       cur->owner = value;
     } else if (name == "file") {
-      if (value.empty() || value.front() == '/' || value.find("..") != std::string::npos)
-        return permanent_error(where() + "file = " + value + ": a path inside the key directory");
+      if (hsm::is_pkcs11_uri(value)) {
+        // A key in a token (docs/key-custody.md "PKCS#11"). The manifest is
+        // world-readable (0644): a PIN written in it would be published.
+        auto uri = hsm::Pkcs11Uri::parse(value);
+        if (!uri) return permanent_error(where() + uri.error().message);
+        if (!uri->pin_value.empty()) {
+          return permanent_error(where() + "file = pkcs11:… with pin-value=: the manifest is readable by everyone; "
+                                 "put the PIN in a file (mode 0600) and name it with pin-source=");
+        }
+      } else if (value.empty() || value.front() == '/' || value.find("..") != std::string::npos) {
+        return permanent_error(where() + "file = " + value + ": a path inside the key directory, or a pkcs11: URI");
+      }
       cur->file = value;
     } else if (name == "created") {
       st = time_value(cur->created);

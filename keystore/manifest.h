@@ -9,7 +9,9 @@
 //   algorithm = rsa
 //   bits = 2048
 //   owner = platform-team
-//   file = example.com/tx-202611-rsa2048.key      (relative to the directory)
+//   file = example.com/tx-202611-rsa2048.key      (relative to the directory,
+//          or pkcs11:token=…;object=…?module-path=…&pin-source=…: a key in a
+//          PKCS#11 token, hsm/pkcs11.h; pin-value= is refused here)
 //   created = 2026-11-01T00:00:00Z
 //   published-at = 2026-11-01T00:00:00Z           (DNS record published)
 //   active-from = 2026-11-03T00:00:00Z            (signs from here...; empty = standby)

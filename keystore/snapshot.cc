@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "base/time.h"
+#include "hsm/pkcs11.h"
 #include "keystore/key_file.h"
 #include "keystore/manifest.h"
 #include "signer/digest.h"
@@ -31,6 +32,17 @@ bool is_hidden(const HiddenKeys& hidden, const KeyRow& row) {
 }
 
 }  // namespace
+
+Result<PrivateKey> open_token_key(const KeyRow& row) {
+  auto uri = hsm::Pkcs11Uri::parse(row.file);
+  if (!uri) return uri.error();
+  return hsm::open_key(*uri);
+}
+
+std::string token_key_name(const KeyRow& row) {
+  auto uri = hsm::Pkcs11Uri::parse(row.file);
+  return uri ? uri->redacted() : std::string("a pkcs11: URI that does not parse");
+}
 
 Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& dir, const std::vector<KeyRow>& rows,
                                                              const LoadOptions& options,
@@ -80,6 +92,18 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
       const KeyRow& row = rows[i];
       Entry& e = snap->keys_[i];
       if (row.retired_at || errors[i]) continue;
+      if (row.in_token()) {
+        // Opened again at every load (never reused): an object deleted from
+        // the token, or a token that is gone, refuses the set as a bad file would.
+        auto key = open_token_key(row);
+        if (!key) {
+          fail(i, permanent_error(at(row) + "stream " + row.stream + ": " + key.error().message));
+          continue;
+        }
+        e.key = std::make_shared<const PrivateKey>(std::move(key.value()));
+        ++parsed;
+        continue;
+      }
       const std::string path = dir + "/" + row.file;
       auto file = read_key_file(path, options.allow_group_readable);
       if (!file) {
@@ -129,7 +153,7 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
     const KeyRow& row = rows[i];
     Entry& e = snap->keys_[i];
     if (!e.key) continue;
-    const std::string path = dir + "/" + row.file;
+    const std::string path = row.in_token() ? token_key_name(row) : dir + "/" + row.file;
     if (!row.algorithm_from_file && row.algorithm != e.key->algorithm()) {
       return permanent_error(at(row) + path + " holds an " + std::string(key_type_name(e.key->algorithm())) +
                              " key, the entry says " + std::string(key_type_name(row.algorithm)));

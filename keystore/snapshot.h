@@ -12,7 +12,9 @@
 // `previous` is not parsed again (a sealed one is still opened, so a wrong
 // master key fails the reload). Every key, its file bytes and the opened
 // sealed plaintext live in the secure heap (signer/secure_memory.h); a key is
-// cleansed when the last snapshot holding it is dropped. Retired rows are
+// cleansed when the last snapshot holding it is dropped. A row whose file is a
+// pkcs11: URI is opened in its token at every load (hsm/pkcs11.h; never
+// reused, so a deleted object or a missing token refuses the load). Retired rows are
 // loaded as register rows: no file, never sign.
 //
 // Which keys sign is a pure function of (snapshot, now, hidden), written as
@@ -105,6 +107,12 @@ class KeySnapshot {
   LoadOptions options_;
   std::size_t parsed_ = 0;
 };
+
+// A row whose key is in a PKCS#11 token (KeyRow::in_token()): its key,
+// opened through the token (hsm/pkcs11.h: the object must be there), and
+// how messages name it (the URI without a pin-value).
+Result<PrivateKey> open_token_key(const KeyRow& row);
+std::string token_key_name(const KeyRow& row);
 
 // The key set in DIR alone (its manifest, checked, and every key file), as
 // `signet keyset check` and the tools' validation load it.

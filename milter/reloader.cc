@@ -74,7 +74,7 @@ void Reloader::sync_watches() {
   auto rows = conf::key_rows(rt->config);
   if (rows) {
     for (const auto& r : rows.value()) {
-      if (!r.retired_at) dirs.insert(dir_of(rt->config.key_directory + "/" + r.file));
+      if (!r.retired_at && !r.in_token()) dirs.insert(dir_of(rt->config.key_directory + "/" + r.file));  // a token has no file
     }
   }
   const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |

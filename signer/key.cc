@@ -16,6 +16,7 @@
 #include <string>
 
 #include "signer/base64.h"
+#include "signer/external_key.h"
 #include "signer/secure_memory.h"
 
 namespace signet {
@@ -297,6 +298,7 @@ Result<PrivateKey> PrivateKey::generate_secret(Algorithm algorithm, int rsa_bits
 }
 
 std::string PrivateKey::public_key_base64() const {
+  if (external_) return external_public_;
   if (algorithm_ == Algorithm::Ed25519Sha256) {
     // RFC 8463 §4: p= is the base64 of the raw 32-byte public key.
     return base64::encode(std::string_view(reinterpret_cast<const char*>(impl_->ed_sk.data() + 32), 32));
@@ -311,6 +313,7 @@ std::string PrivateKey::public_key_base64() const {
 }
 
 std::string PrivateKey::to_pem() const {
+  if (external_) return {};  // held by its token: nothing to write
   // The encoder's DER (and the Ed25519 EVP_PKEY) are key material too.
   SecretAllocations secret;
   PkeyPtr ed;
@@ -330,6 +333,7 @@ std::string PrivateKey::to_pem() const {
 }
 
 Result<std::string> PrivateKey::sign_digest(const Sha256Digest& digest) const {
+  if (external_) return external_->sign_digest(digest);
   if (algorithm_ == Algorithm::Ed25519Sha256) {
     std::string sig(crypto_sign_BYTES, '\0');
     crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr, digest.data(),
@@ -379,6 +383,14 @@ Result<PrivateKey> PrivateKey::from_ed25519_seed(const unsigned char* seed) {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES];
   crypto_sign_seed_keypair(pk, impl->ed_sk.data(), seed);
   return PrivateKey(std::move(impl), Algorithm::Ed25519Sha256, 256);
+}
+
+PrivateKey PrivateKey::external(std::shared_ptr<const ExternalSigner> signer, Algorithm algorithm, int bits,
+                                std::string public_key_base64) {
+  PrivateKey key(nullptr, algorithm, bits);
+  key.external_ = std::move(signer);
+  key.external_public_ = std::move(public_key_base64);
+  return key;
 }
 
 // ----------------------------------------------------------------- PublicKey

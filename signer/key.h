@@ -17,6 +17,9 @@
 // interface (RFC 6376 §3.3.1), or PureEdDSA Ed25519 over the 32-byte digest
 // through libsodium (RFC 8463 §3). rsa-sha1 does not exist here (RFC 8301).
 //
+// PrivateKey::external() wraps a key held outside the process (a PKCS#11
+// token), signed through signer/external_key.h's ExternalSigner.
+//
 // Security: every private number lives in the locked, never-dumped secure
 // heap (signer/secure_memory.h): parse, generate and to_pem run inside
 // SecretAllocations, so the RSA numbers, OpenSSL's copies of the DER on the
@@ -38,6 +41,8 @@
 
 namespace signet {
 
+class ExternalSigner;  // signer/external_key.h
+
 // RFC 6376 §3.3 and RFC 8463: the only two algorithms signet signs or accepts.
 enum class Algorithm { RsaSha256, Ed25519Sha256 };
 
@@ -57,6 +62,9 @@ class PrivateKey {
   static Result<PrivateKey> generate(Algorithm algorithm, int rsa_bits = kDefaultRsaBits);
   // REQUIRES: seed points at 32 bytes (RFC 8032 §5.1.5 private key).
   static Result<PrivateKey> from_ed25519_seed(const unsigned char* seed);
+  // A key whose private half stays in its backend (signer/external_key.h).
+  static PrivateKey external(std::shared_ptr<const ExternalSigner> signer, Algorithm algorithm, int bits,
+                             std::string public_key_base64);
 
   PrivateKey(PrivateKey&&) noexcept;
   PrivateKey& operator=(PrivateKey&&) noexcept;
@@ -64,6 +72,7 @@ class PrivateKey {
 
   Algorithm algorithm() const { return algorithm_; }
   int bits() const { return bits_; }  // RSA modulus size; 256 for Ed25519
+  bool is_external() const { return external_ != nullptr; }
 
   // The DNS key record's p= value (RFC 6376 §3.6.1; RFC 8463 §4 for ed25519).
   std::string public_key_base64() const;
@@ -78,9 +87,11 @@ class PrivateKey {
   explicit PrivateKey(std::unique_ptr<Impl> impl, Algorithm a, int bits);
   static Result<PrivateKey> parse_secret(std::string_view text);  // parse's body, in SecretAllocations
   static Result<PrivateKey> generate_secret(Algorithm algorithm, int rsa_bits);
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;  // null for an external key
   Algorithm algorithm_;
   int bits_;
+  std::shared_ptr<const ExternalSigner> external_;
+  std::string external_public_;
 };
 
 class PublicKey {

@@ -73,18 +73,23 @@ std::string txt_line(const keystore::KeyRow& k, const std::string& record) {
 }
 
 int key_new(const std::vector<std::string>& args) {
-  po::options_description desc("signet key new --stream S [--algorithm rsa|ed25519] [--bits N]");
-  std::string stream, algorithm = "rsa";
+  po::options_description desc("signet key new --stream S [--algorithm rsa|ed25519] [--bits N] [--pkcs11 URI]");
+  std::string stream, algorithm = "rsa", pkcs11;
   int bits = kDefaultRsaBits;
   bool allow_weak = false;
   desc.add_options()("help,h", "show this help")("stream", po::value(&stream), "the stream the key is for")(
       "algorithm", po::value(&algorithm), "rsa (default) or ed25519")("bits", po::value(&bits), "RSA size: 2048 (default), 3072, 4096")(
-      "allow-weak", po::bool_switch(&allow_weak), "allow a 1024-bit RSA key (every audit flags it)");
+      "allow-weak", po::bool_switch(&allow_weak), "allow a 1024-bit RSA key (every audit flags it)")(
+      "pkcs11", po::value(&pkcs11),
+      "generate the key pair inside this PKCS#11 token (RFC 7512 URI: token=, module-path=, pin-source=; "
+      "object= defaults to SELECTOR._domainkey.DOMAIN)");
   KeySetContext::add_options(desc);
   po::variables_map vm;
   if (!parse_args(desc, args, vm,
                   "The key is added to the key directory as standby: published, not signing, until\n"
-                  "`signet key rotate`. (`signet keygen` makes a standalone key file instead.)\n"))
+                  "`signet key rotate`. (`signet keygen` makes a standalone key file instead.)\n"
+                  "With --pkcs11 the private key is made in the token and never leaves it; the manifest\n"
+                  "row names it by its URI, and rotations make the stream's next keys in the same token.\n"))
     return kExitOk;
   if (stream.empty()) return fail("key new", "--stream is required");
   const auto parsed = parse_key_type(algorithm);
@@ -101,10 +106,16 @@ int key_new(const std::vector<std::string>& args) {
   if (!s) return fail("key new", s.error().message);
   auto row = keystore::plan_new_key(ctx->manifest(), *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
   if (!row) return fail("key new", row.error().message);
-  row->file = ctx->dir.stored_file(row->file);
+  if (pkcs11.empty()) {
+    row->file = ctx->dir.stored_file(row->file);
+  } else {
+    auto uri = KeyDirectory::token_key_uri(pkcs11, *row);
+    if (!uri) return fail("key new", uri.error().message);
+    row->file = *uri;
+  }
   keystore::KeyChange change(ctx->manifest());
   auto record = ctx->dir.create_key(change, *row);
-  if (!record) return fail("key new", record.error().message);
+  if (!record) return fail("key new", record.error().message + " (nothing changed)");
   change.manifest.keys.push_back(*row);
   auto done = ctx->dir.apply(change);
   if (!done) return fail("key new", done.error().message + " (nothing changed)");
@@ -188,7 +199,7 @@ int key_rotate(const std::vector<std::string>& args) {
     }
   }
   keystore::KeyChange change(plan->manifest);
-  for (const std::string& f : plan->revoked_files) change.destroy.push_back(ctx->dir.path() + "/" + f);
+  for (const std::string& f : plan->revoked_files) change.destroy.push_back(ctx->dir.key_path(f));
   // Drained keys of this stream retire in the same change (docs/dkim.md step
   // 4), through the retire gate; a key the gate holds back stays retire-due
   // and the rotation goes on (an emergency is never held up by it).
@@ -215,12 +226,26 @@ int key_rotate(const std::vector<std::string>& args) {
   std::vector<std::string> records;
   for (Algorithm a : plan->need_standby) {
     int bits = kDefaultRsaBits;
+    const keystore::KeyRow* last = nullptr;
     for (const auto& k : before) {
-      if (k.stream == stream && k.algorithm == a) bits = k.bits;  // keep the stream's size
+      if (k.stream == stream && k.algorithm == a) {
+        bits = k.bits;  // keep the stream's size
+        last = &k;
+      }
     }
     auto row = keystore::plan_new_key(change.manifest, *s, a, bits, ctx->now, ctx->dir.used_selectors(s->domain));
     if (!row) return fail("key rotate", row.error().message);
     row->file = ctx->dir.stored_file(row->file);
+    if (last && last->in_token()) {
+      // The stream's keys are in a token: its next one is made there too, named for itself.
+      auto token = hsm::Pkcs11Uri::parse(last->file);
+      if (!token) return fail("key rotate", token.error().message);
+      token->object.clear();
+      token->id.clear();
+      auto uri = KeyDirectory::token_key_uri(token->format(), *row);
+      if (!uri) return fail("key rotate", uri.error().message);
+      row->file = *uri;
+    }
     auto rec = ctx->dir.create_key(change, *row);
     if (!rec) return fail("key rotate", rec.error().message);
     records.push_back(txt_line(*row, *rec));
