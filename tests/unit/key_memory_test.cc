@@ -93,9 +93,6 @@ std::vector<Hit> scan(const std::vector<Needle>& needles, const Scratch& scratch
   std::vector<Hit> hits;
   for (const Mapping& m : mappings()) {
     if (m.perms[0] != 'r' || m.name == "[vvar]" || m.name == "[vsyscall]") continue;
-    if (m.lo == reinterpret_cast<std::uintptr_t>(scratch.base) || m.lo == reinterpret_cast<std::uintptr_t>(buf)) {
-      continue;
-    }
     for (std::uintptr_t at = m.lo; at < m.hi; at += kChunk) {
       const std::size_t want = std::min<std::size_t>(kChunk + kOverlap, m.hi - at);
       const ssize_t got = ::pread(fd, buf, want, static_cast<off_t>(at));
@@ -105,8 +102,16 @@ std::vector<Hit> scan(const std::vector<Needle>& needles, const Scratch& scratch
         for (const unsigned char* p = buf; (p = std::search(p, e, n.bytes, n.bytes + n.size)) != e; ++p) {
           const std::size_t off = static_cast<std::size_t>(p - buf);
           if (off >= kChunk) break;  // the next chunk finds it
-          hits.push_back({n.name, m.name, m.flags,
-                          CRYPTO_secure_allocated(reinterpret_cast<const void*>(at + off)) == 1});
+          // The needles themselves and the read buffer are not copies. They are
+          // skipped by address, not by mapping: the kernel merges adjacent
+          // anonymous mappings, so the scratch's can start below its base.
+          const std::uintptr_t addr = at + off;
+          const auto inside = [addr](const void* lo, std::size_t len) {
+            const auto b = reinterpret_cast<std::uintptr_t>(lo);
+            return addr >= b && addr < b + len;
+          };
+          if (inside(scratch.base, Scratch::kSize) || inside(buf, kChunk + kOverlap)) continue;
+          hits.push_back({n.name, m.name, m.flags, CRYPTO_secure_allocated(reinterpret_cast<const void*>(addr)) == 1});
         }
       }
     }
