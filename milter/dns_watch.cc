@@ -52,8 +52,13 @@ bool DnsWatch::start() {
   thread_ = std::thread([this] {
     for (;;) {
       check_once();
+      // Its own statement: a Runtime taken in the poll's argument would live,
+      // as a temporary, to the end of the full expression, i.e. through the
+      // whole interval, pinning a replaced key set (and its private keys)
+      // for up to dns-check-interval after a reload.
+      const int interval_ms = holder_.current()->config.dns_check_interval * 1000;
       pollfd p{stop_pipe_[0], POLLIN, 0};
-      if (::poll(&p, 1, holder_.current()->config.dns_check_interval * 1000) != 0) return;
+      if (::poll(&p, 1, interval_ms) != 0) return;
     }
   });
   return true;

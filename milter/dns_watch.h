@@ -10,6 +10,9 @@
 // (keystore/snapshot.h), so switching to a key receivers cannot find never
 // happens; the watch logs it loudly until the record appears.
 // With dns-check = false nothing is looked up and nothing is hidden.
+// Holds the current Runtime only while a check runs (its lookups), never
+// while it waits for the next one: a reload's old key set is freed once its
+// messages end, not an interval later (docs/key-custody.md, "Keys in memory").
 #pragma once
 
 #include <thread>

@@ -9,6 +9,10 @@
 // shared_ptr (two reference-count updates, never held across I/O or a
 // signature): GCC 12's std::atomic<std::shared_ptr> hides its lock from
 // ThreadSanitizer, which then cannot check the rest of the daemon.
+// A copy of current() is a hold on that key set and its private keys: keep
+// it while it is used and drop it before any wait (a temporary in a blocking
+// call's arguments lives through the call), or a reload's old keys stay in
+// memory until the wait ends (docs/key-custody.md, "Keys in memory").
 // hidden(): the keys whose DNS record the watch (milter/dns_watch.h) did not
 // find, as of its last check: the signing path passes them to
 // KeySnapshot::keys_for. Never null; empty when nothing is hidden.

@@ -1,12 +1,16 @@
 // milter/session.h: one message's path without an MTA: trust, routing,
-// limits, re-injection, on-error policy, and signatures that verify.
+// limits, re-injection, on-error policy, and signatures that verify; and
+// that neither an idle Session nor the DNS watch keeps a replaced key set.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "keystore/key_file.h"
+#include "milter/dns_watch.h"
 #include "milter/log.h"
 #include "milter/session.h"
 #include "signer/key_record.h"
@@ -444,4 +448,72 @@ TEST(Session, NewMessageWhileOneIsInProgressLogsTheFirstOnce) {
   ASSERT_EQ(CapturedLog::lines().size(), 2u);
   EXPECT_NE(CapturedLog::lines()[0].find("Q1: not signed: a new message began"), std::string::npos);
   EXPECT_NE(CapturedLog::lines()[1].find("Q1: signed"), std::string::npos);
+}
+
+// ------------------------------------------------- who holds a key set, and how long
+// A reload (milter/reloader.h) swaps in a new Runtime; the old one, with its
+// KeySnapshot and so its private keys, must be freed (and cleansed by the
+// secure heap) once no message in flight uses it (docs/key-custody.md, "Keys
+// in memory"). These check every holder outside a message lets go of it.
+
+TEST(SessionRuntime, AnIdleConnectionHoldsNoKeySetAfterItsMessages) {
+  Fixture fx;
+  const std::weak_ptr<const Runtime> old = fx.runtime;
+  const std::weak_ptr<const keystore::KeySnapshot> old_keys = fx.runtime->keys;
+  Session signed_one("203.0.113.9", "inbound"), aborted("203.0.113.9", "inbound"), refused("203.0.113.9", "inbound");
+  ASSERT_EQ(fx.run(signed_one, kFields, "Hello.\r\n").headers.size(), 2u);  // signed; the connection stays open
+  ASSERT_EQ(aborted.begin(fx.runtime, "carol", "carol@example.com", "Q2"), Verdict::Continue);
+  aborted.header("From", " carol@example.com");
+  aborted.abandon("aborted");
+  Session untrusted("198.51.100.7", "inbound");
+  EXPECT_EQ(untrusted.begin(fx.runtime, "", "x@example.net", "Q3"), Verdict::Accept);
+  // No From: not signed, by the on-error policy (accept).
+  EXPECT_EQ(fx.run(refused, {{"To", " dave@example.org"}}, "body\r\n").verdict, Verdict::Accept);
+  fx.runtime.reset();  // the reload's replace(): the holder lets go
+  EXPECT_TRUE(old.expired()) << "an idle Session still holds the Runtime its last message started with";
+  EXPECT_TRUE(old_keys.expired());
+}
+
+TEST(SessionRuntime, AMessageInFlightKeepsItsKeySetUntilItEnds) {
+  Fixture fx;
+  const std::weak_ptr<const keystore::KeySnapshot> old_keys = fx.runtime->keys;
+  Session s("203.0.113.9", "inbound");
+  ASSERT_EQ(s.begin(fx.runtime, "carol", "carol@example.com", "Q1"), Verdict::Continue);
+  for (const auto& [n, v] : kFields) s.header(n, v);
+  ASSERT_EQ(s.end_of_headers("Q1", 1764150000, {}), Verdict::Continue);
+  fx.runtime.reset();  // a reload while the body travels
+  EXPECT_FALSE(old_keys.expired()) << "the message must sign with the keys it started with";
+  s.body("Hello.\r\n");
+  const EndResult r = s.end_of_message("Q1", 1764150000, {});
+  EXPECT_EQ(r.headers.size(), 2u);
+  EXPECT_TRUE(old_keys.expired()) << "its end lets go of them";
+}
+
+// The watch waits dns-check-interval between checks: it must not hold the
+// Runtime it checked through that wait (it did: a temporary shared_ptr in the
+// poll's argument lived to the end of the statement, the whole interval).
+TEST(SessionRuntime, TheDnsWatchDoesNotHoldAReplacedKeySetBetweenChecks) {
+  Fixture fx("dns-check = false\ndns-check-interval = 1h\n");
+  Fixture next("dns-check = false\ndns-check-interval = 1h\n");
+  RuntimeHolder holder;
+  holder.replace(fx.runtime);
+  const std::weak_ptr<const keystore::KeySnapshot> old_keys = fx.runtime->keys;
+  fx.runtime.reset();
+  const auto before = holder.hidden();
+  DnsWatch watch(holder);
+  ASSERT_TRUE(watch.start());
+  // Its first check publishes a new (empty) hidden set; then it waits an hour.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (holder.hidden() == before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_NE(holder.hidden(), before) << "the watch made no first check";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // into its wait
+  holder.replace(next.runtime);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!old_keys.expired() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(old_keys.expired()) << "the DNS watch holds the replaced key set while it waits for its next check";
+  watch.stop();
 }
