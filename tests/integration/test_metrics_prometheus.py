@@ -175,13 +175,19 @@ def main():
                 by_selector[s.get("s")] = by_selector.get(s.get("s"), 0) + 1
         c.check(by_selector == SELECTORS, "the sink got the signatures planned: %s" % by_selector, SELECTORS)
 
-        # Prometheus catches up within a few scrapes of the last message.
+        # Prometheus catches up within a few scrapes of the last message. Wait
+        # for the outcomes too: the last messages sent are the unsigned
+        # no-stream ones, so the signature counts can be complete a scrape
+        # before they are.
         want = {("selector", s): float(n) for s, n in SELECTORS.items()}
+        want_outcomes = {("signed", "none"): N_TX + N_OTHER, ("skipped", "untrusted"): N_UNTRUSTED,
+                         ("skipped", "no_stream"): N_NO_STREAM}
         got = {}
         end = time.monotonic() + 30
         while time.monotonic() < end:
             got = {("selector", m["selector"]): v for m, v in prom.query("signet_signatures_total")}
-            if got == want:
+            seen = {(m["outcome"], m["reason"]): v for m, v in prom.query("signet_messages_total")}
+            if got == want and all(seen.get(k) == n for k, n in want_outcomes.items()):
                 break
             time.sleep(0.5)
         c.check(got == want, "Prometheus: signet_signatures_total per selector = messages sent with it: %s" %
