@@ -114,10 +114,33 @@ void apply_defaults(Scope scope, Target& target, Pick setter_of) {
   }
 }
 
-Result<Stream> build_stream(const Section& s, const Config& cfg) {
-  StreamDraft d;
+// What every stream of one load starts from, and the SignProfiles already
+// prepared: streams with equal options share one (an ESP's 100 000 tenants
+// usually have a handful of distinct option sets), so the defaults are parsed
+// and the header policy normalized once per load, not once per stream.
+class StreamBuilder {
+ public:
+  StreamBuilder() { apply_defaults(Scope::Stream, defaults_, [](const OptionSpec& o) { return o.set_stream; }); }
+  StreamDraft draft() const { return defaults_; }
+  SignProfile profile(SignOptions options) {
+    for (const auto& [raw, profile] : profiles_) {
+      if (raw == options) return profile;
+    }
+    SignProfile made(options);
+    // A bounded search: with thousands of distinct option sets, the rest are prepared one by one.
+    if (profiles_.size() < kMaxShared) profiles_.emplace_back(std::move(options), made);
+    return made;
+  }
+
+ private:
+  static constexpr std::size_t kMaxShared = 16;
+  StreamDraft defaults_;
+  std::vector<std::pair<SignOptions, SignProfile>> profiles_;  // options as written -> prepared
+};
+
+Result<Stream> build_stream(const Section& s, const Config& cfg, StreamBuilder& builder) {
+  StreamDraft d = builder.draft();
   d.stream.name = s.name;
-  apply_defaults(Scope::Stream, d, [](const OptionSpec& o) { return o.set_stream; });
   Repeats repeats;
   const std::string prefix_base = "[stream." + s.name + "] ";
   for (const IniLine& l : s.lines) {
@@ -134,7 +157,7 @@ Result<Stream> build_stream(const Section& s, const Config& cfg) {
   }
   d.stream.dry_run = d.dry_run.value_or(cfg.dry_run);
   d.sign.max_signed_headers = cfg.max_signed_headers;
-  d.stream.signing = SignProfile(std::move(d.sign));
+  d.stream.signing = builder.profile(std::move(d.sign));
   return std::move(d.stream);
 }
 
@@ -309,9 +332,10 @@ Result<Config> load_config(int argc, const char* const* argv) {
     }
   }
 
+  StreamBuilder builder;
   for (const Section& s : sections.list) {
     if (s.kind != "stream") continue;
-    auto st = build_stream(s, cfg);
+    auto st = build_stream(s, cfg, builder);
     if (!st) return st.error();
     cfg.stream_index.emplace(st->name, cfg.streams.size());
     cfg.streams.push_back(std::move(st.value()));
