@@ -239,9 +239,13 @@ Result<keystore::LoadOptions> key_load_options(const Config& cfg) {
 
 Result<std::vector<keystore::KeyRow>> key_rows(const Config& cfg) {
   std::vector<keystore::KeyRow> rows;
+  std::string origin;
   for (const Stream& s : cfg.streams) {
+    if (s.selectors.empty()) continue;
+    ((origin = cfg.config_file) += " [stream.") += s.name;  // once per stream, for its selectors
+    origin += ']';
     for (const std::string& sel : s.selectors) {
-      rows.push_back(keystore::configured_selector(s.name, s.domain, sel, cfg.config_file + " [stream." + s.name + "]"));
+      rows.push_back(keystore::configured_selector(s.name, s.domain, sel, origin));
       if (cfg.sealed_keys) rows.back().file = keystore::sealed_file_name(rows.back().file);  // DOMAIN/NAME.sealed
     }
   }
