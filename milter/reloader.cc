@@ -71,11 +71,12 @@ void Reloader::sync_watches() {
   name_filters_.clear();
   const auto rt = holder_.current();
   std::set<std::string> dirs = {rt->config.key_directory};  // dedicated directories: any change counts
-  auto rows = conf::key_rows(rt->config);
-  if (rows) {
-    for (const auto& r : rows.value()) {
-      if (!r.retired_at && !r.in_token()) dirs.insert(dir_of(rt->config.key_directory + "/" + r.file));  // a token has no file
-    }
+  // The rows of the set in force, not key_rows() again: no second listing
+  // (and manifest read) of 200 000 rows per reload, and the watches follow
+  // the keys actually loaded.
+  for (std::size_t i = 0; i < rt->keys->size(); ++i) {
+    const keystore::KeyRow& r = rt->keys->row(i);
+    if (!r.retired_at && !r.in_token()) dirs.insert(dir_of(rt->config.key_directory + "/" + r.file));  // a token has no file
   }
   const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |
                         IN_DELETE_SELF | IN_MOVE_SELF;

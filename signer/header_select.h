@@ -27,6 +27,8 @@ namespace signet {
 struct HeaderPolicy {
   std::vector<std::string> sign;
   std::vector<std::string> oversign;
+
+  bool operator==(const HeaderPolicy&) const = default;
 };
 
 // The signed set most signers use (RFC 6376 §5.4.1's list, less the ones

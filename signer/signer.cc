@@ -5,8 +5,9 @@
 
 namespace signet {
 
-SignProfile::SignProfile(SignOptions options) : options_(std::move(options)) {
-  options_.headers = normalize_policy(std::move(options_.headers));
+SignProfile::SignProfile(SignOptions options) {
+  options.headers = normalize_policy(std::move(options.headers));
+  options_ = std::make_shared<const SignOptions>(std::move(options));
 }
 
 MessageSigner::MessageSigner(const SignProfile& profile, std::vector<std::string_view> fields)

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,17 +60,22 @@ struct SignOptions {
   HeaderPolicy headers = default_header_policy();
   std::optional<std::int64_t> expire_after;  // seconds; sets x=
   std::size_t max_signed_headers = 200;      // h= entries at most; more: finish() refuses
+
+  bool operator==(const SignOptions&) const = default;
 };
 
 // SignOptions prepared once: the header policy normalized (normalize_policy).
+// Immutable and cheap to copy: copies share one prepared SignOptions, so a
+// configuration of 100 000 streams with the same options holds it once
+// (conf::load_config shares it between streams whose options are equal).
 class SignProfile {
  public:
   SignProfile() : SignProfile(SignOptions{}) {}
   explicit SignProfile(SignOptions options);
-  const SignOptions& options() const { return options_; }
+  const SignOptions& options() const { return *options_; }
 
  private:
-  SignOptions options_;
+  std::shared_ptr<const SignOptions> options_;  // never null
 };
 
 // A header field to add: the wire form is name + ": " + value.
