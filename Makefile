@@ -81,7 +81,7 @@ BENCH_QUICK ?=
 BENCH_FLAG := $(if $(BENCH_QUICK),--quick,)
 BENCH_SUFFIX := $(if $(BENCH_QUICK),-quick,)
 BENCH_SOAK_MINUTES ?= 1
-BENCH_TARGETS := signet_bench pkcs11_bench limits milter_bench route_bench signet signet-milter milter_load
+BENCH_TARGETS := signet_bench pkcs11_bench limits milter_bench route_bench config_load_bench signet signet-milter milter_load
 bench-build: deps
 	@cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS) --target $(BENCH_TARGETS)
@@ -95,6 +95,7 @@ bench: bench-build
 	@/usr/bin/python3 bench/milter_protocol.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/pipeline.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench $(BENCH_FLAG)
+	@$(BUILD)-bench/bench/config_load_bench $(if $(BENCH_QUICK),20000,20000 100000) | tee bench/results/config_load$(BENCH_SUFFIX).txt
 	@/usr/bin/python3 bench/soak.py $(BUILD)-bench --minutes $(BENCH_SOAK_MINUTES) | tee bench/results/soak$(BENCH_SUFFIX).txt
 	@/usr/bin/python3 bench/results.py $(BENCH_FLAG)
 

@@ -26,6 +26,7 @@ SECTIONS = [
     ("milter_protocol", "signet and OpenDKIM through the milter protocol, against the limits"),
     ("pipeline", "through a real Postfix: smtp-source -> Postfix -> smtp-sink"),
     ("scale", "up to 100 000 streams"),
+    ("config_load", "loading the configuration of 20 000 and 100 000 streams (bench/config_load_bench, JSON)"),
     ("pkcs11", "signing through a PKCS#11 token (SoftHSM2, a software token: not an HSM), bench/pkcs11_bench"),
     ("signet_bench", "micro-benchmarks (bench/signet_bench, Google Benchmark)"),
     ("soak", "the soak"),
