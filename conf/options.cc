@@ -150,7 +150,7 @@ const std::array kOptions = {
     OptionSpec{"core-dumps", Scope::Global, Kind::Bool, "false", 0, 0, nullptr, false,
                "allow core dumps (they would hold key material); by default the process is not dumpable",
                &flag<&Config::core_dumps>},
-    OptionSpec{"secure-heap-size", Scope::Global, Kind::Bytes, "33554432", 1 << 20, std::int64_t{16} << 30, nullptr,
+    OptionSpec{"secure-heap-size", Scope::Global, Kind::Bytes, "4194304", 1 << 20, std::int64_t{16} << 30, nullptr,
                false,
                "bytes of locked, never-dumped memory (OpenSSL's secure heap) that hold every private key, rounded "
                "up to a power of two, read at start only; an RSA-2048 key takes about 6 KiB once it has signed, "

@@ -53,9 +53,12 @@
 
 namespace signet {
 
-// 32 MiB: about 5 000 RSA-2048 keys once they have signed (6.1 KiB each), or
-// 500 000 Ed25519 keys (64 bytes); docs/key-custody.md has the measurements.
-constexpr std::size_t kDefaultSecureHeapBytes = std::size_t{32} << 20;
+// 4 MiB: about 650 RSA-2048 keys once they have signed (6.1 KiB each), or
+// 60 000 Ed25519 keys (64 bytes); docs/key-custody.md has the measurements.
+// It fits under the 8 MiB RLIMIT_MEMLOCK a non-root process gets by default
+// (and that a container may not let even root raise); larger key sets raise
+// secure-heap-size together with LimitMEMLOCK=.
+constexpr std::size_t kDefaultSecureHeapBytes = std::size_t{4} << 20;
 
 struct SecureHeapState {
   bool ready = false;    // set up

@@ -33,6 +33,7 @@ import glob
 import hashlib
 import json
 import os
+import resource
 import pwd
 import grp
 import re
@@ -154,10 +155,27 @@ class NotifySocket:
         self.sock.close()
 
 
+def unit_bytes(text):
+    """A systemd size (64M, 1G, 4096) in bytes."""
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * scale[text[-1]] if text[-1] in scale else int(text)
+
+
 def as_unit_runs(argv_text):
-    """The unit's command as its User=/Group= would run it (no systemd here)."""
+    """The unit's command as its User=/Group= and Limit*= would run it (no
+    systemd here): the secure heap needs LimitMEMLOCK= as User=signet."""
     user, group = unit_value("User")[0], unit_value("Group")[0]
-    return ["setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"] + argv_text.split()
+    limits = []
+    for key, flag, which in (("LimitMEMLOCK", "--memlock", resource.RLIMIT_MEMLOCK),
+                             ("LimitCORE", "--core", resource.RLIMIT_CORE)):
+        for v in unit_value(key):
+            # No further than this machine's hard limit: a container may not
+            # let even root raise it (systemd, as PID 1 of a host, can).
+            hard = resource.getrlimit(which)[1]
+            n = unit_bytes(v) if hard == resource.RLIM_INFINITY else min(unit_bytes(v), hard)
+            limits.append("%s=%d:%d" % (flag, n, n))
+    return (["prlimit"] + limits if limits else []) + \
+        ["setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"] + argv_text.split()
 
 
 def main():
