@@ -206,12 +206,17 @@ def markdown(mode, mach, lim, runs, rat, seconds):
     return "\n".join(L)
 
 
-def main():
+def bench_argparser():
+    """BUILD_DIR, --quick and --out DIR (default bench/results): what the make bench scripts take."""
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(here, "results"))
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = bench_argparser().parse_args()
     build = os.path.abspath(args.build)
     mode = "quick" if args.quick else "full"
     counts = COUNTS[mode]
