@@ -68,12 +68,14 @@ SLOPE_BOUND_KB = 25
 PLATEAU_KB = 256               # three samples in a row within this: a plateau
 
 
-def status(pid):
-    """VmRSS, VmHWM (KB), threads and open descriptors of a process."""
+def status(pid, fds=True):
+    """VmRSS, VmHWM (KB), threads and (unless fds=False) open descriptors of a process."""
     with open("/proc/%d/status" % pid) as f:
         st = dict(l.split(":", 1) for l in f if ":" in l)
-    return {"rss_kb": int(st["VmRSS"].split()[0]), "hwm_kb": int(st["VmHWM"].split()[0]),
-            "threads": int(st["Threads"]), "fds": len(os.listdir("/proc/%d/fd" % pid))}
+    out = {"rss_kb": int(st["VmRSS"].split()[0]), "hwm_kb": int(st["VmHWM"].split()[0]), "threads": int(st["Threads"])}
+    if fds:
+        out["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    return out
 
 
 def reset_hwm(pid):
@@ -128,7 +130,7 @@ class Sampler:
     def run(self):
         while not self.stop.is_set():
             try:
-                self.peak = max(self.peak, status(self.pid)["rss_kb"])
+                self.peak = max(self.peak, status(self.pid, fds=False)["rss_kb"])
             except OSError:
                 return
             time.sleep(0.002)
@@ -353,6 +355,12 @@ def main():
     a.bench = a.bench or os.path.join(build, "bench", "milter_bench")
     a.messages = a.messages or (20000 if a.quick else 100000)
     a.sample_every = a.sample_every or max(1, a.messages // 20)
+    for what, path in (("signet-milter", a.milter), ("signet", a.signet), ("milter_bench", a.bench)):
+        if not os.access(path, os.X_OK):
+            print("memory: %s not found at %s: build it first (cmake --build %s --target %s), or give its path "
+                  "with --%s" % (what, path, build, what, {"signet-milter": "milter", "signet": "signet",
+                                                            "milter_bench": "bench"}[what]), file=sys.stderr)
+            return 2
     started = time.monotonic()
     work = tempfile.mkdtemp(prefix="signet-memory.")
     os.chmod(work, 0o755)
