@@ -56,7 +56,7 @@ namespace {
 // thread is free: over a long run more arenas come into use, each keeping the
 // pages its thread last touched (a 64 KB body chunk, a signature's OpenSSL
 // state). Measured on 2 cores with glibc's default: +208 KB over 100 000
-// messages and +56-88 KB for one 50 MB message, spread over 7-8 arenas; with
+// messages and +52-100 KB for one 50 MB message, spread over 7-8 arenas; with
 // as many arenas as cores (the threads that can run at once, so malloc's
 // contention stays where it was) both are flat. An operator's own setting
 // (GLIBC_TUNABLES=glibc.malloc.arena_max=N, MALLOC_ARENA_MAX) wins.
