@@ -9,55 +9,39 @@
 // is shared). Prints one JSON object.
 //
 // usage: config_load_bench [STREAMS...]   (default: 20000 100000)
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench/tenant_config.h"
 #include "conf/config.h"
 
 using namespace signet::conf;
+using signet::bench::ConfigFile;
+using signet::bench::TenantShape;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string config_text(int streams, const std::string& key_dir) {
-  std::string t = "key-directory = " + key_dir + "\n";
-  for (int i = 0; i < streams; ++i) {
-    const std::string n = std::to_string(i);
-    t += "[stream.t" + n + "]\ndomain = t" + n + ".example\nselector = r" + n + "\nselector = e" + n + "\n";
-  }
-  for (int i = 0; i < streams; ++i) {
-    const std::string n = std::to_string(i);
-    t += "[rule.t" + n + "]\nfrom-domain = t" + n + ".example\nstream = t" + n + "\n";
-  }
-  return t;
-}
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int> counts;
-  for (int i = 1; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
-  if (counts.empty()) counts = {20000, 100000};
-  char dir[] = "/tmp/signet-config-bench-XXXXXX";
-  if (!mkdtemp(dir)) return 1;
-  const std::string path = std::string(dir) + "/signet.conf";
+  const std::vector<int> counts = signet::bench::counts_from_args(argc, argv, {20000, 100000});
+  const ConfigFile file("config-bench");
+  if (!file.ok()) return 1;
   std::printf("{\"key_sets\": [");
   for (std::size_t c = 0; c < counts.size(); ++c) {
     const int streams = counts[c];
-    std::ofstream(path) << config_text(streams, dir);
-    const char* args[] = {"config_load_bench", "--config", path.c_str()};
+    file.write(signet::bench::tenant_config_text(
+        TenantShape{.tenants = streams, .head = "key-directory = " + file.dir() + "\n", .two_selectors = true}));
     double load_best = 1e18, rows_best = 1e18;
     for (int round = 0; round < 3; ++round) {
       const auto t0 = Clock::now();
-      auto cfg = load_config(3, args);
+      auto cfg = file.load("config_load_bench");
       const double load_s = seconds_since(t0);
       if (!cfg) {
         std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
@@ -84,7 +68,5 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::printf("]}\n");
-  unlink(path.c_str());
-  rmdir(dir);
   return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make bench: signet-milter and OpenDKIM through the milter protocol alone, against the limits, in one run.
 
-usage: milter_protocol.py BUILD_DIR [--quick] [--out DIR]
+usage: milter_protocol.py BUILD_DIR [--quick] [--out DIR] [--variant NAME=BINARY ...] [--perf FILE]
 
 First the limits (build/bench/limits: bare RSA-2048 and Ed25519 signs/s at 1
 and 2 processes, SHA-256 bytes/s on one core, OpenSSL and libsodium
@@ -19,6 +19,13 @@ shared machine shows as a range rather than as a difference). Every message
 must come back with its signatures; a sample of them is verified with
 signet's verifier against the public keys. The milter's CPU is utime+stime
 of its process (/proc/PID/stat) over the run.
+
+--variant NAME=BINARY (repeatable) compares another signet-milter build in
+the same run: NAME unix (one RSA-2048 key) and NAME dual (RSA-2048 +
+Ed25519), interleaved with the rest, with their ratios to signet unix and
+signet dual; the files are then milter_protocol-variants.* so make bench's
+are left alone. --perf FILE records `perf record -g` of signet unix during
+round 1's 2 KB run at 1 connection.
 
 Writes OUT/milter_protocol.md (the table, the ratios against their targets
 from issue 12) and OUT/milter_protocol.json (every run); OUT defaults to
@@ -51,8 +58,8 @@ CONNECTIONS = [1, 8]
 COUNTS = {"full": {"2 KB": 1500, "1 MB": 200}, "quick": {"2 KB": 300, "1 MB": 30}}
 
 
-def signet_milter(build, work, name, socket, selectors):
-    return SignetMilter(os.path.join(build, "milter", "signet-milter"), work, {
+def signet_milter(binary, work, name, socket, selectors):
+    return SignetMilter(binary, work, {
         "user": "postfix", "group": "postfix",
         "key-directory": os.path.join(work, "keys"),
         "internal-hosts": "127.0.0.1/32",
@@ -101,7 +108,30 @@ def machine():
             "opendkim": od[0].strip() if od else "?", "load_before": os.getloadavg()}
 
 
-def ratios(runs, lim):
+def variants(specs):
+    """[(name, binary)] from --variant NAME=BINARY; exits saying what is wrong."""
+    out = []
+    for spec in specs:
+        name, sep, binary = spec.partition("=")
+        if not sep or not name or " " in name or name in ("signet", "opendkim") or name in (n for n, _ in out):
+            sys.exit("--variant %s: give NAME=BINARY, NAME a new word (not signet, opendkim or one given before)" % spec)
+        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+            sys.exit("--variant %s: %s is not an executable signet-milter" % (spec, binary))
+        out.append((name, os.path.abspath(binary)))
+    return out
+
+
+def perf_binary():
+    """Debian installs perf as perf_VERSION beside the perf wrapper."""
+    for cand in ["perf"] + sorted(os.listdir("/usr/bin")):
+        if cand == "perf" or cand.startswith("perf_"):
+            path = shutil.which(cand) or os.path.join("/usr/bin", cand)
+            if os.path.exists(path):
+                return path
+    return "perf"
+
+
+def ratios(runs, lim, configs=CONFIGS, names=()):
     """[(name, value span, target text, met?)] from issue 12's targets."""
     def sel(config, size, conns=None):
         return [r for r in runs if r["config"] == config and r["size"] == size and (conns is None or r["connections"] == conns)]
@@ -115,13 +145,13 @@ def ratios(runs, lim):
         out.append({"ratio": name, "min": min(values) if values else None, "max": max(values) if values else None,
                     "target": target, "met": (all(ok(v) for v in values) if values else None)})
 
-    for cfg in CONFIGS:
+    for cfg in configs:
         add("%s: milter CPU per 2 KB message / one bare RSA-2048 sign" % cfg,
             [r["milter_cpu_ms_per_msg"] / rsa_ms for r in sel(cfg, "2 KB")], "<= 1.3", lambda v: v <= 1.3)
-    for cfg in CONFIGS:
+    for cfg in configs:
         add("%s: msgs/s at 8 connections, 2 KB / bare 2-process RSA-2048 signs/s" % cfg,
             [r["msgs_per_s"] / rsa2 for r in sel(cfg, "2 KB", 8)], ">= 0.85", lambda v: v >= 0.85)
-    for cfg in CONFIGS:
+    for cfg in configs:
         add("%s: milter CPU per 1 MB message / (SHA-256 of the message + one RSA-2048 sign)" % cfg,
             [r["milter_cpu_ms_per_msg"] / (lim["sha256_1mb_cpu_ms"] * r["message_bytes"] / 1048576.0 + rsa_ms)
              for r in sel(cfg, "1 MB")], "<= 1.5", lambda v: v <= 1.5)
@@ -131,7 +161,7 @@ def ratios(runs, lim):
                  if s["connections"] == d["connections"] and s.get("round") == d.get("round")]
         add("signet dual / signet unix: milter CPU per message, %s" % size,
             [d["milter_cpu_ms_per_msg"] / s["milter_cpu_ms_per_msg"] for d, s in pairs], "<= 1.1", lambda v: v <= 1.1)
-    for cfg in CONFIGS[:3]:
+    for cfg in [c for c in configs if c != "opendkim unix"]:
         for size in SIZES:
             pairs = [(a, b) for a in sel(cfg, size) for b in sel("opendkim unix", size)
                      if a["connections"] == b["connections"] and a.get("round") == b.get("round")]
@@ -140,17 +170,31 @@ def ratios(runs, lim):
                 lambda v: True)
             add("%s / OpenDKIM: msgs/s, %s" % (cfg, size),
                 [a["msgs_per_s"] / b["msgs_per_s"] for a, b in pairs], "(higher is better)", lambda v: True)
+    # Another build against this one, same socket and keys, same rounds.
+    for name in names:
+        for kind in ("unix", "dual"):
+            for size in SIZES:
+                pairs = [(a, b) for a in sel("%s %s" % (name, kind), size) for b in sel("signet " + kind, size)
+                         if a["connections"] == b["connections"] and a.get("round") == b.get("round")]
+                add("%s %s / signet %s: milter CPU per message, %s" % (name, kind, kind, size),
+                    [a["milter_cpu_ms_per_msg"] / b["milter_cpu_ms_per_msg"] for a, b in pairs], "(lower is better)",
+                    lambda v: True)
+                add("%s %s / signet %s: msgs/s, %s" % (name, kind, kind, size),
+                    [a["msgs_per_s"] / b["msgs_per_s"] for a, b in pairs], "(higher is better)", lambda v: True)
     return out
 
 
-def markdown(mode, mach, lim, runs, rat, seconds):
+def markdown(mode, mach, lim, runs, rat, seconds, configs=CONFIGS, builds=()):
     L = ["# Milter protocol benchmark (issue 12)", "",
          "Written by `bench/milter_protocol.py%s` on %s in %.0f s. %d CPUs (%s), kernel %s; %s; %s; libsodium %s. "
          "The machine is shared (other agents compile on it): load average %.1f at the start, %.1f at the end, so "
          "figures drift between rounds; each cell is the range over the rounds." % (
              " --quick" if mode == "quick" else "", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), seconds,
              mach["cpus"], mach["model"], mach["kernel"], mach["opendkim"], lim["openssl"], lim["libsodium"],
-             mach["load_before"][0], os.getloadavg()[0]), "",
+             mach["load_before"][0], os.getloadavg()[0]), ""]
+    if builds:
+        L += ["Builds compared: " + "; ".join("%s = `%s`" % (n, b) for n, b in builds) + ".", ""]
+    L += [
          "milter_bench speaks the milter protocol as Postfix 3.7's smtpd does (one milter connection per message, "
          "Postfix's option offer, the steps/no-reply flags/macros each milter negotiates, body in 65535-byte chunks) "
          "and checks every message came back with its DKIM-Signature(s), verifying a sample with signet's verifier. "
@@ -168,11 +212,11 @@ def markdown(mode, mach, lim, runs, rat, seconds):
              lim["sha256_bytes_per_s"] / 1e9, lim["sha256_1mb_cpu_ms"], 1.048576 / lim["sha256_1mb_cpu_ms"]),
          ""]
     for size in SIZES:
-        L += ["## %s message" % size, "", "| | " + " | ".join(CONFIGS) + " |", "|---" * (len(CONFIGS) + 1) + "|"]
+        L += ["## %s message" % size, "", "| | " + " | ".join(configs) + " |", "|---" * (len(configs) + 1) + "|"]
 
         def cells(conns, fn):
             out = []
-            for cfg in CONFIGS:
+            for cfg in configs:
                 rs = [r for r in runs if r["config"] == cfg and r["size"] == size
                       and (conns is None or r["connections"] == conns)]
                 out.append(fn(rs))
@@ -216,7 +260,13 @@ def bench_argparser():
 
 
 def main():
-    args = bench_argparser().parse_args()
+    ap = bench_argparser()
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=BINARY: another signet-milter build to compare in the same run (repeat)")
+    ap.add_argument("--perf", help="perf record -g output of signet unix during round 1, 2 KB, 1 connection")
+    args = ap.parse_args()
+    builds = variants(args.variant)
+    configs = CONFIGS + ["%s %s" % (n, k) for n, _ in builds for k in ("unix", "dual")]
     build = os.path.abspath(args.build)
     mode = "quick" if args.quick else "full"
     counts = COUNTS[mode]
@@ -243,21 +293,37 @@ def main():
         make_keys(os.path.join(build, "tools", "signet"), os.path.join(work, "keys"),
                   [("example.com", "bench-rsa", "rsa", 2048), ("example.com", "bench-ed", "ed25519")],
                   keys_file=keys_file)
-        milters["signet unix"] = signet_milter(build, work, "signet-unix", "unix", ["bench-rsa"])
-        milters["signet inet"] = signet_milter(build, work, "signet-inet", "inet", ["bench-rsa"])
-        milters["signet dual"] = signet_milter(build, work, "signet-dual", "unix", ["bench-rsa", "bench-ed"])
+        ours = os.path.join(build, "milter", "signet-milter")
+        milters["signet unix"] = signet_milter(ours, work, "signet-unix", "unix", ["bench-rsa"])
+        milters["signet inet"] = signet_milter(ours, work, "signet-inet", "inet", ["bench-rsa"])
+        milters["signet dual"] = signet_milter(ours, work, "signet-dual", "unix", ["bench-rsa", "bench-ed"])
+        expect = {"signet unix": 1, "signet inet": 1, "signet dual": 2, "opendkim unix": 1}
+        for name, binary in builds:
+            milters[name + " unix"] = signet_milter(binary, work, name + "-unix", "unix", ["bench-rsa"])
+            milters[name + " dual"] = signet_milter(binary, work, name + "-dual", "unix", ["bench-rsa", "bench-ed"])
+            expect.update({name + " unix": 1, name + " dual": 2})
         milters["opendkim unix"] = OpenDKIM(os.path.join(work, "opendkim"), "unix", "example.com", "bench-rsa",
                                             os.path.join(work, "keys", "example.com", "bench-rsa.key"))
         for m in milters.values():
             m.start()
-        expect = {"signet unix": 1, "signet inet": 1, "signet dual": 2, "opendkim unix": 1}
         for rnd in range(1, rounds + 1):
             print("round %d" % rnd, flush=True)
             for size in SIZES:
                 for conns in CONNECTIONS:
-                    for cfg in CONFIGS:
-                        r = run_bench(build, milters[cfg], cfg, size, conns, counts[size], expect[cfg], keys_file,
-                                      5 if args.quick else 10)
+                    for cfg in configs:
+                        perf = None
+                        if args.perf and cfg == "signet unix" and rnd == 1 and size == "2 KB" and conns == 1:
+                            perf = subprocess.Popen([perf_binary(), "record", "-g", "-o", args.perf, "-p",
+                                                     str(milters[cfg].pid)], stdout=subprocess.DEVNULL,
+                                                    stderr=subprocess.DEVNULL)
+                            time.sleep(1)
+                        try:
+                            r = run_bench(build, milters[cfg], cfg, size, conns, counts[size], expect[cfg], keys_file,
+                                          5 if args.quick else 10)
+                        finally:
+                            if perf:
+                                perf.send_signal(2)
+                                perf.wait()
                         r["round"] = rnd
                         runs.append(r)
     finally:
@@ -265,15 +331,15 @@ def main():
             m.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    rat = ratios(runs, lim)
+    rat = ratios(runs, lim, configs, [n for n, _ in builds])
     seconds = time.monotonic() - started
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "milter_protocol" + ("-quick" if args.quick else ""))
+    stem = os.path.join(args.out, "milter_protocol" + ("-variants" if builds else "") + ("-quick" if args.quick else ""))
     with open(stem + ".md", "w") as f:
-        f.write(markdown(mode, mach, lim, runs, rat, seconds))
+        f.write(markdown(mode, mach, lim, runs, rat, seconds, configs, builds))
     with open(stem + ".json", "w") as f:
         json.dump({"mode": mode, "machine": mach, "limits": lim, "runs": runs, "ratios": rat,
-                   "seconds": seconds}, f, indent=1)
+                   "builds": dict(builds), "seconds": seconds}, f, indent=1)
     print()
     for r in rat:
         if r["min"] is not None and not r["target"].startswith("("):

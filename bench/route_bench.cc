@@ -12,23 +12,20 @@
 // usage: route_bench [RULES...]   (default: 10 100000)
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
+#include "bench/tenant_config.h"
 #include "conf/config.h"
 #include "conf/router.h"
 
 using namespace signet::conf;
+using signet::bench::ConfigFile;
+using signet::bench::TenantShape;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string client_of(int i) {
-  return "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255);
-}
 
 MessageFacts facts_for(int tenant) {
   MessageFacts f;
@@ -37,26 +34,9 @@ MessageFacts facts_for(int tenant) {
   switch (tenant % 3) {
     case 0: f.sasl_login = "user" + std::to_string(tenant); break;
     case 1: break;  // matched by From domain
-    case 2: f.client_addr = client_of(tenant); break;
+    case 2: f.client_addr = signet::bench::client_of(tenant); break;
   }
   return f;
-}
-
-std::string config_text(int rules) {
-  std::string t = "internal-hosts = 10.0.0.0/8 127.0.0.1/32\n";
-  for (int i = 0; i < rules; ++i) t += "[stream.t" + std::to_string(i) + "]\ndomain = t" + std::to_string(i) + ".example\n";
-  for (int i = 0; i < rules; ++i) {
-    const std::string n = std::to_string(i);
-    t += "[rule.t" + n + "]\n";
-    switch (i % 3) {
-      case 0: t += "sasl-login = user" + n + "\n"; break;
-      case 1: t += "from-domain = t" + n + ".example\n"; break;
-      case 2: t += "client = " + client_of(i) + "/32\n"; break;
-    }
-    t += "stream = t" + n + "\n";
-  }
-  t += "[rule.default]\nstream = t0\n";
-  return t;
 }
 
 template <typename F>
@@ -72,19 +52,18 @@ double ns_per_call(const std::vector<MessageFacts>& facts, std::size_t calls, F 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int> counts;
-  for (int i = 1; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
-  if (counts.empty()) counts = {10, 100000};
-  char dir[] = "/tmp/signet-route-bench-XXXXXX";
-  if (!mkdtemp(dir)) return 1;
-  const std::string path = std::string(dir) + "/signet.conf";
+  const std::vector<int> counts = signet::bench::counts_from_args(argc, argv, {10, 100000});
+  const ConfigFile file("route-bench");
+  if (!file.ok()) return 1;
   std::printf("{\"rule_sets\": [");
   for (std::size_t c = 0; c < counts.size(); ++c) {
     const int rules = counts[c];
-    std::ofstream(path) << config_text(rules);
-    const char* args[] = {"route_bench", "--config", path.c_str()};
+    file.write(signet::bench::tenant_config_text(TenantShape{.tenants = rules,
+                                                             .head = "internal-hosts = 10.0.0.0/8 127.0.0.1/32\n",
+                                                             .match = TenantShape::Match::Mixed,
+                                                             .catch_all = true}));
     const auto t0 = Clock::now();
-    auto cfg = load_config(3, args);
+    auto cfg = file.load("route_bench");
     const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (!cfg) {
       std::fprintf(stderr, "%s\n", cfg.error().message.c_str());
@@ -114,7 +93,5 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::printf("]}\n");
-  unlink(path.c_str());
-  rmdir(dir);
   return 0;
 }

@@ -579,6 +579,8 @@ class Pkcs11Key final : public ExternalSigner {
 class Held {
  public:
   Held(Token& t, Lease l) : t_(t), l_(l) {}
+  Held(const Held&) = delete;  // given back once
+  Held& operator=(const Held&) = delete;
   ~Held() { t_.give_back(l_, broken_); }
   CK_SESSION_HANDLE s() const { return l_.session; }
   void broken() { broken_ = true; }
@@ -588,6 +590,31 @@ class Held {
   Lease l_;
   bool broken_ = false;
 };
+
+// What generating and destroying a key both start from: the token (module
+// loaded, slot found), a read-write session logged in, and the key objects
+// that already carry the URI's label/id. The session goes back to the pool
+// when this is dropped.
+struct KeyObjects {
+  std::shared_ptr<Token> token;
+  std::string where;  // the token and the object, for messages
+  std::unique_ptr<Held> held;
+  std::vector<CK_OBJECT_HANDLE> found;
+  Module& module() const { return token->module(); }
+};
+
+Result<KeyObjects> key_objects_rw(const Pkcs11Uri& uri) {
+  auto token = Token::get(uri);
+  if (!token) return token.error();
+  KeyObjects k{*token, (*token)->where() + ", " + object_name(uri), nullptr, {}};
+  auto lease = k.token->take(/*read_write=*/true);
+  if (!lease) return permanent_error(lease.error().message);
+  k.held = std::make_unique<Held>(*k.token, *lease);
+  auto found = key_objects(k.module(), k.held->s(), uri);
+  if (!found) return permanent_error(k.where + ": " + found.error().message);
+  k.found = std::move(*found);
+  return k;
+}
 
 }  // namespace
 
@@ -645,19 +672,14 @@ Result<PrivateKey> open_key(const Pkcs11Uri& uri) {
 }
 
 Result<PrivateKey> generate_key(const Pkcs11Uri& uri, Algorithm algorithm, int rsa_bits) {
-  auto token = Token::get(uri);
-  if (!token) return token.error();
-  Token& t = **token;
-  const std::string where = t.where() + ", " + object_name(uri);
   if (rsa_bits < kMinRsaBits && algorithm == Algorithm::RsaSha256) return permanent_error("RSA below 1024 bits is refused (RFC 8301)");
-  auto lease = t.take(/*read_write=*/true);
-  if (!lease) return permanent_error(lease.error().message);
   {
-    Held held(t, *lease);
-    Module& m = t.module();
-    auto found = key_objects(m, held.s(), uri);
-    if (!found) return permanent_error(where + ": " + found.error().message);
-    if (!found->empty()) {
+    auto k = key_objects_rw(uri);
+    if (!k) return k.error();
+    const std::string& where = k->where;
+    const Held& held = *k->held;
+    Module& m = k->module();
+    if (!k->found.empty()) {
       return permanent_error(where + ": the token already holds an object with this label/id: a key is never "
                              "generated over another; choose another object=");
     }
@@ -705,20 +727,12 @@ Result<PrivateKey> generate_key(const Pkcs11Uri& uri, Algorithm algorithm, int r
 }
 
 Status destroy_key(const Pkcs11Uri& uri) {
-  auto token = Token::get(uri);
-  if (!token) return token.error();
-  Token& t = **token;
-  const std::string where = t.where() + ", " + object_name(uri);
-  auto lease = t.take(/*read_write=*/true);
-  if (!lease) return permanent_error(lease.error().message);
-  Held held(t, *lease);
-  Module& m = t.module();
-  auto found = key_objects(m, held.s(), uri);
-  if (!found) return permanent_error(where + ": " + found.error().message);
-  for (CK_OBJECT_HANDLE o : *found) {
-    const CK_RV rv = m.call([&](CK_FUNCTION_LIST_PTR f) { return f->C_DestroyObject(held.s(), o); });
+  auto k = key_objects_rw(uri);
+  if (!k) return k.error();
+  for (CK_OBJECT_HANDLE o : k->found) {
+    const CK_RV rv = k->module().call([&](CK_FUNCTION_LIST_PTR f) { return f->C_DestroyObject(k->held->s(), o); });
     if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID) {
-      return permanent_error(where + ": C_DestroyObject failed: " + rv_name(rv));
+      return permanent_error(k->where + ": C_DestroyObject failed: " + rv_name(rv));
     }
   }
   return Ok{};

@@ -135,7 +135,9 @@ std::string Pkcs11Uri::format() const {
     sep = "&";
   };
   query_attr("module-path", module_path);
-  query_attr("pin-source", pin_source);
+  // parse drops one "file:" (a URI reference, RFC 7512 §2.3 pin-source):
+  // a path that begins with "file:" itself gets one back.
+  query_attr("pin-source", pin_source.rfind("file:", 0) == 0 ? "file:" + pin_source : pin_source);
   query_attr("pin-value", pin_value);
   return out;
 }

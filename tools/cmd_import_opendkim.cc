@@ -3,6 +3,11 @@
 // reads the files, copies the keys through the key-directory transaction and
 // writes signet.conf). docs/migrating-from-opendkim.md is the operator's page.
 //
+// --seal [--master-key-file FILE]: the keys are written sealed under the
+// master key (DOMAIN/SELECTOR.sealed, as `signet key seal` names them) and
+// signet.conf says key-protection = sealed, so no plaintext copy of an
+// imported key is ever made in the key directory (docs/key-custody.md).
+//
 // Everything is read and checked before anything is written; on any problem
 // nothing is left behind (directories it made, the key files, signet.conf)
 // and it exits 2 with one line. It never writes over an existing signet.conf
@@ -22,6 +27,7 @@
 #include "keystore/atomic_file.h"
 #include "keystore/key_directory.h"
 #include "keystore/key_file.h"
+#include "keystore/sealed.h"
 #include "migrate/opendkim_import.h"
 #include "tools/common.h"
 
@@ -124,13 +130,19 @@ void print_report(const migrate::Translation& t, const std::vector<KeyPlan>& key
 }  // namespace
 
 int import_opendkim_main(const std::vector<std::string>& args) {
-  po::options_description desc("signet import-opendkim OPENDKIM.CONF --out DIR [--key-directory KD] [--check]");
-  std::string input, out, key_dir;
-  bool check = false;
+  po::options_description desc(
+      "signet import-opendkim OPENDKIM.CONF --out DIR [--key-directory KD] [--seal [--master-key-file FILE]] [--check]");
+  std::string input, out, key_dir, master_file;
+  bool check = false, seal = false;
   desc.add_options()("help,h", "show this help")("out", po::value(&out), "write DIR/signet.conf (DIR is created)")(
       "key-directory", po::value(&key_dir),
       "where the key set is written and where signet.conf says it is (default DIR/keys; e.g. /var/lib/signet/keys)")(
-      "check", po::bool_switch(&check), "translate and report only: read everything, write nothing");
+      "check", po::bool_switch(&check), "translate and report only: read everything, write nothing")(
+      "seal", po::bool_switch(&seal),
+      "write the keys sealed under the master key and signet.conf with key-protection = sealed")(
+      "master-key-file", po::value(&master_file),
+      "with --seal: the master key (signet key master-key --out FILE), named in signet.conf; without it, the "
+      "systemd credential signet-master-key in $CREDENTIALS_DIRECTORY");
   Positional words{"input", 1, {}};
   words.hidden.add_options()("input", po::value(&input), "");
   po::variables_map vm;
@@ -143,6 +155,7 @@ int import_opendkim_main(const std::vector<std::string>& args) {
   }
   if (input.empty()) return fail(kCmd, "name OpenDKIM's configuration file, e.g. /etc/opendkim.conf");
   if (out.empty() && !check) return fail(kCmd, "--out DIR is required (or --check to write nothing)");
+  if (!master_file.empty() && !seal) return fail(kCmd, "--master-key-file is for --seal: add --seal, or leave it out");
 
   // 1. Read and translate: nothing is written before all of it succeeds.
   auto text = read_input(input);
@@ -156,6 +169,7 @@ int import_opendkim_main(const std::vector<std::string>& args) {
   for (const auto& s : t->streams) {
     auto k = plan_key(s, now);
     if (!k) return fail(kCmd, k.error().message + " (nothing written)");
+    if (seal) k->row.file = keystore::sealed_file_name(k->row.file);
     keys.push_back(std::move(k.value()));
   }
   if (check) {
@@ -165,6 +179,18 @@ int import_opendkim_main(const std::vector<std::string>& args) {
   }
   out = absolute(out);
   key_dir = key_dir.empty() ? out + "/keys" : absolute(key_dir);
+  keystore::LoadOptions options;
+  if (seal) {
+    // Read (and its mode checked) before anything is written, as the daemon will read it.
+    if (!master_file.empty()) master_file = absolute(master_file);
+    auto master = keystore::load_master_key(master_file);
+    if (!master) return fail(kCmd, master.error().message + " (nothing written)");
+    options.protection = keystore::Protection::Sealed;
+    options.master_key = std::move(master.value());
+    const std::string origin = "signet import-opendkim --seal";
+    t->globals.push_back({"key-protection", "sealed", origin, "the keys are sealed under the master key"});
+    if (!master_file.empty()) t->globals.push_back({"master-key-file", master_file, origin, "--master-key-file"});
+  }
   const std::string conf_path = out + "/signet.conf";
   if (exists(conf_path)) {
     return fail(kCmd, conf_path + " exists: an import is not merged into a configuration; choose a new --out (nothing written)");
@@ -180,7 +206,7 @@ int import_opendkim_main(const std::vector<std::string>& args) {
     if (Status s = undo.make_dirs(dir, static_cast<mode_t>(mode)); !s) return fail(kCmd, s.error().message + " (nothing written)");
   }
   if (!exists(key_dir + "/.lock")) undo.files.push_back(key_dir + "/.lock");
-  auto kd = keystore::KeyDirectory::open(key_dir, keystore::KeyDirectory::Mode::Write);
+  auto kd = keystore::KeyDirectory::open(key_dir, keystore::KeyDirectory::Mode::Write, options);
   if (!kd) return fail(kCmd, kd.error().message + " (nothing written)");
   keystore::KeyChange change(kd->manifest());
   for (const KeyPlan& k : keys) {
@@ -208,10 +234,10 @@ int import_opendkim_main(const std::vector<std::string>& args) {
   undo.committed = true;
 
   print_report(*t, keys);
-  fmt::print("wrote {} and the key set in {} ({} keys, mode 0600, owned by uid {}: signet-milter reads them\n"
+  fmt::print("wrote {} and the key set in {} ({} keys{}, mode 0600, owned by uid {}: signet-milter reads them\n"
              "before it drops to `user`; `chown -R` them to that user so that it can reload them);\n"
              "check with: signet-milter --config {} --check-config\n",
-             conf_path, key_dir, keys.size(), ::getuid(), conf_path);
+             conf_path, key_dir, keys.size(), seal ? " sealed" : "", ::getuid(), conf_path);
   return kExitOk;
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Writes the seed corpora that come from files in the tree (tests/corpus,
 tests/golden) into tests/fuzz/corpus/<target>/: bodies, header fields,
-messages, signatures, and MTA event sequences for the session target.
+messages, signatures, and MTA event sequences for the session target;
+PKCS#11 URIs as the docs write them; sealed key files of the golden keys
+(sealed with libsodium, as signet does, under fuzz_sealed's test master key)
+and forged ones.
 
 The other seeds are kept as files, each from where it says: real signet.conf
 files (packaging/, docs/, the tests), Debian's /etc/opendkim.conf, postconf
@@ -9,6 +12,7 @@ output of Debian 12's Postfix, and manifests and key records the signet
 binary wrote. Run from anywhere; deterministic; files no target needs (the
 1 MB message) are left out so the corpora stay small.
 """
+import ctypes
 import json
 import os
 import struct
@@ -121,6 +125,66 @@ def main():
         for k, sig in enumerate(entry["signatures"].split("\r\nDKIM-Signature:")):
             value = sig[len("DKIM-Signature:"):] if sig.startswith("DKIM-Signature:") else sig
             write("fuzz_signature", "%s-%d" % (key.replace(" ", "-").replace("/", "-"), k), value.encode())
+    pkcs11_seeds()
+    sealed_seeds()
+
+
+# RFC 7512 URIs as signet's docs and tests write them, and the edges of §2.3.
+PKCS11_URIS = [
+    b"pkcs11:token=signet;object=tx-202612-rsa2048._domainkey.example.com?module-path="
+    b"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so&pin-source=/etc/signet/token.pin",
+    b"pkcs11:token=signet?module-path=/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so&pin-source=/etc/signet/token.pin",
+    b"pkcs11:token=my%20token;object=tx%2Fkey;id=%01%02;type=private?module-path=/usr/lib/x.so&pin-source=file:/etc/p",
+    b"pkcs11:token=t;object=s1._domainkey.example.com;id=%00%ff?module-path=/m.so&pin-value=secret99",
+    b"pkcs11:token=t;slot-id=3;manufacturer=SoftHSM%20project;serial=1234?module-path=/m.so&pin-value=a%26b",
+    b"pkcs11:token=t;object=o;colour=red?module-path=/m.so",
+    b"pkcs11:token=t;object=%zz?module-path=/m.so",
+]
+
+
+def sealed(plain, alg, domain, selector, version=1, declared=None, nonce=b"\x07" * 24):
+    """keystore/sealed.h format 1, sealed with the fuzz target's test master
+    key (32 bytes of 0x5a) through libsodium's own call; a fixed nonce so the
+    seeds are deterministic."""
+    n = len(plain) + 16
+    fixed = b"SIGNETSK" + bytes([version, alg, 0, 0]) + struct.pack(">I", n if declared is None else declared)
+    ad = fixed + domain + b"\0" + selector
+    lib = ctypes.CDLL("libsodium.so.23")
+    out = ctypes.create_string_buffer(n)
+    out_len = ctypes.c_ulonglong(0)
+    lib.crypto_aead_xchacha20poly1305_ietf_encrypt(out, ctypes.byref(out_len), plain, ctypes.c_ulonglong(len(plain)),
+                                                   ad, ctypes.c_ulonglong(len(ad)), None, nonce, b"\x5a" * 32)
+    return fixed + nonce + out.raw[:out_len.value]
+
+
+def sealed_seeds():
+    """fuzz_sealed: mode byte 0 then a file (good, forged, truncated), or
+    mode byte 1 then a plaintext to seal and a change to make to it."""
+    keys = []
+    for name, alg in (("golden-rsa.key", 1), ("golden-ed25519.key", 2)):
+        with open(os.path.join(TOP, "tests", "golden", name), "rb") as f:
+            keys.append((name[:-4], f.read(), alg))
+    d, sel = b"example.com", b"tx-202612"
+    for name, pem, alg in keys:
+        good = sealed(pem, alg, d, sel)
+        write("fuzz_sealed", name + "-sealed", b"\x00" + good)
+        write("fuzz_sealed", name + "-other-selector", b"\x00" + sealed(pem, alg, d, b"tx-202611"))
+        write("fuzz_sealed", name + "-truncated", b"\x00" + good[:len(good) // 2])
+        write("fuzz_sealed", name + "-trailing", b"\x00" + good + b"\n")
+        write("fuzz_sealed", name + "-plaintext", b"\x00" + pem)
+        write("fuzz_sealed", name + "-tamper", b"\x01" + s(pem) + struct.pack("<H", 9) + b"\x03" + bytes([alg << 6]))
+    pem = keys[1][1]
+    write("fuzz_sealed", "future-version", b"\x00" + sealed(pem, 2, d, sel, version=2))
+    write("fuzz_sealed", "huge-length", b"\x00" + sealed(pem, 2, d, sel, declared=0xFFFFFFFF))
+    write("fuzz_sealed", "length-under-tag", b"\x00" + sealed(b"", 2, d, sel, declared=15))
+    write("fuzz_sealed", "empty-plaintext", b"\x00" + sealed(b"", 2, d, sel))
+    write("fuzz_sealed", "header-only", b"\x00" + b"SIGNETSK\x01\x02\x00\x00\x00\x00\x00\x10")
+    write("fuzz_sealed", "reserved-set", b"\x00" + sealed(pem, 2, d, sel)[:10] + b"\x01" + sealed(pem, 2, d, sel)[11:])
+
+
+def pkcs11_seeds():
+    for i, uri in enumerate(PKCS11_URIS):
+        write("fuzz_pkcs11_uri", "uri-%d" % i, uri)
 
 
 if __name__ == "__main__":

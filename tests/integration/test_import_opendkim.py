@@ -28,6 +28,12 @@ its sender, and verify with dkimpy and `signet verify --keys` against the
 records from opendkim-genkey's .txt files (DNS stays in files). A sender no
 SigningTable line covers must arrive unsigned.
 
+The debian setup is imported once more with --seal --master-key-file: every
+key file under the key directory is sealed (none parses as a private key or
+holds the key's bytes), signet.conf says key-protection = sealed, and the
+sealed keys sign through Postfix as above; --seal with a loose, missing or
+no master key is refused with nothing written.
+
 Then bad input, each: exit 2, one stderr line naming the file and line, the
 --out directory absent: a truncated opendkim.conf, a contradictory one
 (KeyTable and KeyFile), Mode v, a KeyTable naming a missing key file, a
@@ -141,13 +147,13 @@ class Setup:
             f.write(text)
         return path
 
-    def run(self, conf, cases):
+    def run(self, conf, cases, extra=()):
         c = self.c
         with open(self.keys_file, "w") as f:
             f.writelines(self.key_lines)
         before = {p: fingerprint(p) for p in self.sources}
         out = os.path.join(self.dir, "out")
-        rc, stdout, stderr = import_cmd(self.args.signet, conf, out)
+        rc, stdout, stderr = import_cmd(self.args.signet, conf, out, *extra)
         if not c.check(rc == 0 and not stderr, "%s: signet import-opendkim exits 0" % self.name,
                        "exit %d: %s" % (rc, one_line(stderr))):
             raise Stop
@@ -157,6 +163,8 @@ class Setup:
         manifest = open(os.path.join(out, "keys", "manifest")).read()
         c.check(len(re.findall(r"(?m)^\[key\]$", manifest)) == len(self.sources) and "owner = imported from opendkim" in manifest,
                 "%s: the key set has one imported row per OpenDKIM key" % self.name, manifest[:300])
+        if "--seal" in extra:
+            self.check_sealed(out)
         ages = re.findall(r"active-from = (\S+)", manifest)
         want = sorted(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(before[p][2]))) for p in self.sources)
         c.check(sorted(ages) == want, "%s: each key is active since its file's date" % self.name,
@@ -196,6 +204,25 @@ class Setup:
         after = {p: fingerprint(p) for p in self.sources}
         c.check(after == before, "%s: OpenDKIM's key files keep their bytes, mode and date" % self.name,
                 "%s -> %s" % (before, after))
+
+    def check_sealed(self, out):
+        """--seal: every key file is sealed (no file under the key directory
+        parses as a private key or holds the OpenDKIM key's DER) and signet.conf
+        runs them sealed."""
+        c = self.c
+        files = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(out, "keys")) for f in fs
+                 if f not in ("manifest", ".lock", "delegated")]
+        ders = [subprocess.run(["openssl", "pkey", "-in", p, "-outform", "DER"], capture_output=True,
+                               check=True).stdout for p in self.sources]
+        plain = [f for f in files if subprocess.run(["openssl", "pkey", "-in", f, "-noout"],
+                                                    capture_output=True).returncode == 0]
+        with_der = [f for f in files if any(d[-64:] in open(f, "rb").read() for d in ders)]
+        c.check(len(files) == len(self.sources) and all(f.endswith(".sealed") for f in files) and not plain
+                and not with_der, "%s: --seal writes every key sealed, no plaintext file or key bytes" % self.name,
+                "%s plaintext %s" % (files, plain + with_der))
+        conf = read_signet_conf(os.path.join(out, "signet.conf"))
+        c.check(conf.get("key-protection") == "sealed" and conf.get("master-key-file") == self.master,
+                "%s: signet.conf says key-protection = sealed and names the master key" % self.name, str(conf)[:300])
 
     def send_cases(self, pf, sink, milter, cases):
         c = self.c
@@ -379,6 +406,29 @@ def bad_input(c, args, good_conf, key_dir):
             "--key-directory writes the key set there and names it in signet.conf", "exit %d: %s" % (rc, one_line(stderr)))
 
 
+def seal_refusals(c, args, conf, master):
+    """--seal with a master key signet would not read, or none: exit 2 naming
+    it, nothing written; --master-key-file without --seal is refused too."""
+    work = os.path.join(os.path.abspath(args.work), "seal-refusals")
+    os.makedirs(work)
+    loose = os.path.join(work, "loose.key")
+    shutil.copy(master, loose)
+    os.chmod(loose, 0o644)
+    env_free = dict(os.environ)
+    env_free.pop("CREDENTIALS_DIRECTORY", None)
+    for what, extra, expect in [
+            ("a group/world-readable master key", ("--seal", "--master-key-file", loose), loose),
+            ("a missing master key", ("--seal", "--master-key-file", os.path.join(work, "absent")), "absent"),
+            ("no master key at all", ("--seal",), "master-key-file"),
+            ("--master-key-file without --seal", ("--master-key-file", master), "--seal")]:
+        out = os.path.join(work, "out-" + re.sub(r"\W+", "-", what))
+        p = subprocess.run([args.signet, "import-opendkim", conf, "--out", out] + list(extra), capture_output=True,
+                           text=True, timeout=60, env=env_free)
+        c.check(p.returncode == 2 and expect in p.stderr and not os.path.exists(out),
+                "--seal refused with %s: exit 2 naming it, nothing written" % what,
+                "exit %d: %s" % (p.returncode, one_line(p.stderr)))
+
+
 def main():
     args = scenario_args(__doc__.split("\n\n")[0], milter=True)
     os.chmod(args.work, 0o755)  # the postfix user reads under it
@@ -392,6 +442,13 @@ def main():
         debian_conf = debian.conf()
         debian.run(debian_conf, [("news@example.com", ("example.com", "2020")),
                                  ("someone@elsewhere.test", None, "not a Domain of opendkim.conf")])
+        sealed = Debian(c, args, "debian-sealed")
+        sealed.master = os.path.join(sealed.dir, "master.key")
+        subprocess.run([args.signet, "key", "master-key", "--out", sealed.master], check=True, capture_output=True)
+        sealed_conf = sealed.conf()
+        seal_refusals(c, args, sealed_conf, sealed.master)
+        sealed.run(sealed_conf, [("news@example.com", ("example.com", "2020"))],
+                   extra=("--seal", "--master-key-file", sealed.master))
         multi = Multi(c, args, "multi")
         multi.run(multi.conf(), Multi.CASES)
         bad_input(c, args, debian_conf, os.path.join(debian.dir, "opendkim-keys"))

@@ -179,15 +179,11 @@ def main():
 
         # The module file gone: a reload is refused whole; the loaded module signs on.
         os.rename(module, module + ".away")
-        before = len(milter.log_lines())
-        milter.reload()
-        line, _ = milter.wait_log("reload refused", after=before, timeout=30)
+        line = milter.reload_and_wait("reload refused")
         c.check(module in line, "module gone: the reload is refused, naming the module", line)
         signed("module gone", "the keys loaded before sign on")
         os.rename(module + ".away", module)
-        before = len(milter.log_lines())
-        milter.reload()
-        milter.wait_log(": reloaded,", after=before, timeout=30)
+        milter.reload_and_wait()
         signed("module back", "the module back: reloaded, signing")
     sink.stop()
     logs = "\n".join(milter.log_lines() + pf.log_lines())

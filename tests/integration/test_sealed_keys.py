@@ -173,15 +173,11 @@ def main():
         # A wrong master key at reload: refused whole, the last good keys sign on.
         os.rename(master, master + ".good")
         subprocess.run([args.signet, "key", "master-key", "--out", master], check=True, capture_output=True)
-        before = len(milter.log_lines())
-        milter.reload()
-        line, _ = milter.wait_log("reload refused", after=before, timeout=30)
+        line = milter.reload_and_wait("reload refused")
         c.check("does not open with this master key" in line, "a reload with a wrong master key is refused, saying why", line)
         signs("S2", "after the refused reload")
         os.replace(master + ".good", master)
-        before = len(milter.log_lines())
-        milter.reload()
-        milter.wait_log(": reloaded,", after=before, timeout=30)
+        milter.reload_and_wait()
         signs("S3", "with the right master key back")
 
         # Unseal: the same keys in plaintext; the sealed bytes never held them.
@@ -212,16 +208,12 @@ def main():
                             "--master-key-file", master], capture_output=True, text=True)
         c.check(p.returncode == 2 and "signet key seal" in p.stderr,
                 "keyset check --key-protection sealed refuses plaintext keys, naming the fix", p.stderr)
-        before = len(milter.log_lines())
-        milter.reload()
-        line, _ = milter.wait_log("reload refused", after=before, timeout=30)
+        line = milter.reload_and_wait("reload refused")
         c.check("plaintext" in line, "the daemon refuses plaintext keys under key-protection = sealed", line)
         signs("S4", "plaintext keys refused: the last good (sealed) keys sign on")
 
         milter.config["key-protection"] = "plain"
-        before = len(milter.log_lines())
-        milter.reload()
-        milter.wait_log(": reloaded,", after=before, timeout=30)
+        milter.reload_and_wait()
         signs("S5", "key-protection = plain with the unsealed keys (the records of before verify: the same keys)")
 
         # And sealed again.
@@ -232,9 +224,7 @@ def main():
         rc, out, err = cli(["key", "seal"], now)
         c.check(rc == 0 and "already sealed" in out, "a second seal has nothing to do", err + out)
         milter.config["key-protection"] = "sealed"
-        before = len(milter.log_lines())
-        milter.reload()
-        milter.wait_log(": reloaded,", after=before, timeout=30)
+        milter.reload_and_wait()
         signs("S6", "after seal, the same keys sign")
     c.check(milter.returncode == 0, "signet-milter stops cleanly", milter.log_tail())
     selector_line_keys(c, args, master, now)

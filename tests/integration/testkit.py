@@ -627,6 +627,15 @@ class SignetMilter(StartStop):
         self.write_config()
         self.signal(signal.SIGHUP)
 
+    def reload_and_wait(self, pattern=": reloaded,", timeout=30):
+        """reload(), then the first log line after it that matches pattern:
+        ": reloaded," by default, "reload refused" for a refused one. Raises
+        MilterError when none comes within timeout seconds."""
+        before = len(self.log_lines())
+        self.reload()
+        line, _ = self.wait_log(pattern, after=before, timeout=timeout)
+        return line
+
     def stop(self, timeout=30):
         """SIGTERM and wait; the exit status, or None when it had to be killed
         after timeout seconds. Safe to call again (returns the status)."""

@@ -125,6 +125,17 @@ TEST(Pkcs11Uri, RedactedHidesThePinAndFormatRoundTrips) {
                    "secret99"));
 }
 
+// RFC 7512's pin-source= is a URI reference: parse drops one "file:", so
+// format must write one back before a path that itself begins with "file:"
+// (found by tests/fuzz/fuzz_pkcs11_uri: `key new --pkcs11` wrote another
+// PIN file's name into the manifest).
+TEST(Pkcs11Uri, FormatKeepsAPinSourcePathThatBeginsWithFile) {
+  auto u = parsed("pkcs11:token=t;object=o?module-path=/m.so&pin-source=file:file:/etc/p");
+  EXPECT_EQ(u.pin_source, "file:/etc/p");
+  EXPECT_EQ(parsed(u.format()).pin_source, "file:/etc/p");
+  EXPECT_EQ(parsed(parsed("pkcs11:token=t;object=o?module-path=/m.so&pin-source=/etc/p").format()).pin_source, "/etc/p");
+}
+
 TEST(Pkcs11Token, RsaKeyMadeInTheTokenSignsWhatOpenSslVerifies) {
   auto key = hsm::generate_key(parsed(softhsm().uri("rsa-a")), Algorithm::RsaSha256, 2048);
   ASSERT_TRUE(key.ok()) << key.error().message;
