@@ -14,6 +14,7 @@
 #include "milter/runtime.h"
 #include "milter/log.h"
 #include "milter/privileges.h"
+#include "privsep/sandbox.h"
 #include "privsep/signer_service.h"
 #include "signer/secure_memory.h"
 
@@ -86,7 +87,10 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
   // Set after the uid change (which clears it); a daemon already gone is
   // seen by getppid.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != daemon_pid) return 0;
-  Log::info("signer: serving " + std::to_string(fds.size()) + " channels");
+  const bool token = service.holds_token_keys();
+  if (Status s = privsep::restrict_signer(token); !s) return refuse(s.error().message);
+  Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
+            (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
   std::vector<std::thread> threads;
   for (int fd : fds) threads.emplace_back([&service, fd] { service.serve(fd); });
   for (auto& t : threads) t.join();
