@@ -80,6 +80,7 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
  private:
   struct Channel {
     int fd = -1;
+    int timeout_ms = -1;  // SO_RCVTIMEO as last set (under mu)
     std::mutex mu;
   };
   struct Process {

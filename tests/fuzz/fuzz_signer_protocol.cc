@@ -16,6 +16,7 @@
 
 using namespace signet;
 using namespace signet::privsep;
+using signet::fuzz::as_text;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view frame = as_text(data, size);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "keystore/key_row.h"
@@ -40,9 +41,17 @@ struct Keys {
 
 struct Served {
   Keys keys;
-  std::vector<std::string> lines;
+  std::mutex mu;  // the serving thread logs, the test reads
+  std::vector<std::string> logged;
   SignerService service{[this](std::shared_ptr<const keystore::KeySnapshot>) { return keys.load(); },
-                        [this](std::string_view l) { lines.emplace_back(l); }};
+                        [this](std::string_view l) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          logged.emplace_back(l);
+                        }};
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mu);
+    return logged;
+  }
   int fds[2] = {-1, -1};
   std::thread thread;
   Served() {
@@ -133,9 +142,10 @@ TEST(SignerService, RefusesAndLogsMalformedRequests) {
     EXPECT_EQ(r[0].type, ResponseType::Refused);
     EXPECT_FALSE(r[0].temporary);
   }
-  ASSERT_EQ(s.lines.size(), 4u);
-  EXPECT_NE(s.lines[1].find("request of 252 bytes is longer"), std::string::npos) << s.lines[1];
-  EXPECT_NE(s.lines[2].find("20 digest bytes"), std::string::npos) << s.lines[2];
+  const std::vector<std::string> lines = s.lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[1].find("request of 252 bytes is longer"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("20 digest bytes"), std::string::npos) << lines[2];
   // Still serving.
   EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Signed);
 }
