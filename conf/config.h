@@ -84,6 +84,7 @@ struct Config {
   std::uint64_t max_body_bytes = 256u << 20;
   std::size_t max_connections = 500;
   bool core_dumps = false;
+  bool privilege_separation = false;  // privsep/: the keys in a signer process of their own
   std::size_t secure_heap_size = std::size_t{32} << 20;  // signer/secure_memory.h
   bool allow_group_readable_keys = false;
   bool sealed_keys = false;           // key-protection = sealed

@@ -150,6 +150,10 @@ const std::array kOptions = {
     OptionSpec{"core-dumps", Scope::Global, Kind::Bool, "false", 0, 0, nullptr, false,
                "allow core dumps (they would hold key material); by default the process is not dumpable",
                &flag<&Config::core_dumps>},
+    OptionSpec{"privilege-separation", Scope::Global, Kind::Bool, "false", 0, 0, nullptr, false,
+               "keep the private keys in a signer process of their own (no network, no file writes) that signs "
+               "digests for the milter, which then holds no key material; read at start only",
+               &flag<&Config::privilege_separation>},
     OptionSpec{"secure-heap-size", Scope::Global, Kind::Bytes, "4194304", 1 << 20, std::int64_t{16} << 30, nullptr,
                false,
                "bytes of locked, never-dumped memory (OpenSSL's secure heap) that hold every private key, rounded "

@@ -92,10 +92,11 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
       const KeyRow& row = rows[i];
       Entry& e = snap->keys_[i];
       if (row.retired_at || errors[i]) continue;
-      if (row.in_token()) {
+      if (options.open_key || row.in_token()) {
         // Opened again at every load (never reused): an object deleted from
-        // the token, or a token that is gone, refuses the set as a bad file would.
-        auto key = open_token_key(row);
+        // the token, or a token that is gone, refuses the set as a bad file
+        // would; with open_key (the signer process's table) the same.
+        auto key = options.open_key ? options.open_key(row) : open_token_key(row);
         if (!key) {
           fail(i, permanent_error(at(row) + "stream " + row.stream + ": " + key.error().message));
           continue;

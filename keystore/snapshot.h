@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,11 @@ struct LoadOptions {
   // the master key that opens sealed ones (null under Plain).
   Protection protection = Protection::Plain;
   std::shared_ptr<const MasterKey> master_key;
+  // When set, every row that is not retired gets its key from here instead of
+  // its file or token (never reused from `previous`): privilege-separation =
+  // on, where the milter's keys are the signer process's table
+  // (privsep/client.h). Called from several threads at once.
+  std::function<Result<PrivateKey>(const KeyRow& row)> open_key;
 };
 
 // Keys whose DNS record is not visible: "domain/selector".
@@ -86,6 +92,9 @@ class KeySnapshot {
   // loaded (false for retired rows): what the metrics scrape reports on.
   const KeyRow& row(std::size_t i) const { return keys_[i].row; }
   bool loaded(std::size_t i) const { return keys_[i].key != nullptr; }
+  // The i-th row's key (null for retired rows): what the signer process
+  // (privsep/signer_service.h) answers SIGN with.
+  const std::shared_ptr<const PrivateKey>& key(std::size_t i) const { return keys_[i].key; }
   std::size_t parsed() const { return parsed_; }  // keys parsed by this load (not reused)
 
  private:

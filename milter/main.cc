@@ -41,8 +41,11 @@
 #include "milter/metrics.h"
 #include "milter/metrics_server.h"
 #include "milter/notify.h"
+#include "milter/privileges.h"
 #include "milter/reloader.h"
 #include "milter/runtime.h"
+#include "milter/signer_main.h"
+#include "privsep/client.h"
 #include "signer/secure_memory.h"
 
 using namespace signet;
@@ -67,42 +70,12 @@ void limit_malloc_arenas() {
   (void)::mallopt(M_ARENA_MAX, static_cast<int>(std::clamp(cpus, 1L, 1024L)));
 }
 
+bool daemonized = false;  // before the signer started: stderr is gone
+
 int fail(const std::string& what) {
   std::fprintf(stderr, "signet-milter: %s\n", what.c_str());
+  if (daemonized) Log::error(what);
   return 2;
-}
-
-// Drops to user/group; refuses to go on if it cannot (a half-dropped daemon
-// holding keys is worse than none).
-Status drop_privileges(const conf::Config& cfg) {
-  if (cfg.user.empty() && cfg.group.empty()) {
-    if (::geteuid() == 0) Log::warn("running as root: set user and group in the configuration");
-    return Ok{};
-  }
-  gid_t gid = ::getegid();
-  uid_t uid = ::geteuid();
-  const passwd* pw = nullptr;
-  if (!cfg.user.empty()) {
-    pw = ::getpwnam(cfg.user.c_str());
-    if (!pw) return permanent_error("user " + cfg.user + " does not exist");
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
-  }
-  if (!cfg.group.empty()) {
-    const group* gr = ::getgrnam(cfg.group.c_str());
-    if (!gr) return permanent_error("group " + cfg.group + " does not exist");
-    gid = gr->gr_gid;
-  }
-  if (::geteuid() == 0) {
-    // No supplementary groups: the daemon's user and group, nothing more.
-    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
-      return permanent_error(std::string("dropping privileges failed: ") + std::strerror(errno));
-    }
-    if (uid != 0 && ::setuid(0) == 0) return permanent_error("privileges could be regained after dropping them");
-  } else if (::geteuid() != uid) {
-    return permanent_error("user = " + cfg.user + " needs signet-milter started as root");
-  }
-  return Ok{};
 }
 
 std::string unix_socket_path(const std::string& spec) {
@@ -120,6 +93,13 @@ int main(int argc, char** argv) {
   // Not dumpable before any key is read (no core, no ptrace by our own
   // user); core-dumps = true turns it back on once the configuration is read.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
+  // The signer process (privilege-separation = on) is this binary again,
+  // started by privsep/client.h with its descriptors first.
+  if (argc >= 3 && std::strcmp(argv[1], "--signer-fds") == 0) {
+    std::vector<std::string> rest{argv[0]};
+    rest.insert(rest.end(), argv + 3, argv + argc);
+    return signer_main(argv[2], rest);
+  }
   const std::vector<std::string> args(argv, argv + argc);
   auto loaded = conf::load_config(argc, argv);
   if (!loaded) return fail(loaded.error().message);
@@ -128,11 +108,34 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto why = Clock::init()) return fail(*why);
+  // privilege-separation = on: this process reads no key (and no master
+  // key); the signer process does, and holds the secure heap (milter/signer_main.h).
+  const bool separated = loaded->privilege_separation && !loaded->check_config;
+  if (separated && !loaded->foreground) {
+    // Before the signer starts: daemon() forks, and the signer must be the
+    // child of the process that supervises it. Start-up errors from here on
+    // go to syslog as well as to the (closed) stderr.
+    Log::init(loaded->log_to_stderr);
+    if (::daemon(0, 0) != 0) return fail(std::string("daemon(): ") + std::strerror(errno));
+    daemonized = true;
+  }
+  std::shared_ptr<privsep::SignerClient> signer;
+  if (separated) {
+    privsep::SignerClient::Options o;
+    o.args = args;
+    // One channel per signing thread of the signer; libmilter's threads beyond
+    // that wait for a free one.
+    o.channels = std::clamp<std::size_t>(2 * std::thread::hardware_concurrency(), 4, 32);
+    o.log = [](std::string_view line) { Log::error(line); };
+    auto started = privsep::SignerClient::start(std::move(o));
+    if (!started) return fail(started.error().message);
+    signer = std::move(started.value());
+  }
   // Every private key lives in this one locked arena (signer/secure_memory.h),
   // set up before the first key is read, while still root: root locks it
   // whatever RLIMIT_MEMLOCK says. Unlocked keys could be swapped out: refused.
-  if (Status s = init_secure_heap(loaded->secure_heap_size); !s) return fail(s.error().message);
-  if (const SecureHeapState heap = secure_heap(); !heap.locked || !heap.hooked) {
+  if (Status s = separated ? Status(Ok{}) : init_secure_heap(loaded->secure_heap_size); !s) return fail(s.error().message);
+  if (const SecureHeapState heap = secure_heap(); !separated && (!heap.locked || !heap.hooked)) {
     return fail(!heap.hooked ? "OpenSSL's allocator could not be hooked: private keys would not stay in the secure heap"
                              : "cannot lock the secure heap (secure-heap-size = " + std::to_string(heap.size) +
                                    " bytes) in memory: RLIMIT_MEMLOCK is too small; raise it (systemd: LimitMEMLOCK=) "
@@ -142,7 +145,7 @@ int main(int argc, char** argv) {
   Metrics metrics;
   ledger::SignatureCounts counts;
   const Instruments instruments{&metrics, &counts};
-  auto first = load_runtime(args, nullptr, instruments);
+  auto first = load_runtime(args, nullptr, instruments, signer.get());
   if (!first) return fail(first.error().message);
   const conf::Config& cfg = first.value()->config;
   // The process holds private keys: no core dump (nor ptrace by other
@@ -219,7 +222,9 @@ int main(int argc, char** argv) {
   // say again what the operator chose.
   if (::prctl(PR_SET_DUMPABLE, settings.core_dumps ? 1 : 0, 0, 0, 0) != 0) return fail("prctl(PR_SET_DUMPABLE) failed");
 
-  if (!settings.foreground && ::daemon(0, 0) != 0) return fail(std::string("daemon(): ") + std::strerror(errno));
+  if (!settings.foreground && !daemonized && ::daemon(0, 0) != 0) {
+    return fail(std::string("daemon(): ") + std::strerror(errno));
+  }
   if (!settings.pidfile.empty()) {
     std::ofstream pid(settings.pidfile, std::ios::trunc);
     pid << ::getpid() << "\n";
@@ -229,6 +234,7 @@ int main(int argc, char** argv) {
   // The signal mask is set first: every thread started after inherits it.
   Reloader reloader(holder, args, instruments, static_cast<std::int64_t>(std::time(nullptr)));
   reloader_seen = &reloader;
+  if (signer) reloader.set_signer(signer.get());
   auto status = [&holder] {
     const auto rt = holder.current();
     return std::to_string(rt->config.streams.size()) + " streams, " + std::to_string(rt->keys->size()) + " keys";
@@ -239,6 +245,12 @@ int main(int argc, char** argv) {
     notify::ready(status());
   };
   if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
+  if (signer) {
+    // A signer that dies is started again and the key set reloaded through
+    // it. After the signal mask is set, like every thread.
+    signer->supervise([&reloader] { return reloader.reload("signer process restarted"); });
+    Log::info("privilege separation: keys held by signer process " + std::to_string(signer->pid()));
+  }
   if (!reloader.start()) Log::warn("cannot watch the key directory (inotify); reload with SIGHUP");
   if (!settings.ledger_file.empty()) {
     // Opened by its thread at the first flush, as the daemon's user; a
@@ -278,6 +290,7 @@ int main(int argc, char** argv) {
   reaper.join();
   stop_lifecycle();
   reloader.stop();
+  if (signer) signer->stop();
   dns_watch.stop();
   if (metrics_server) metrics_server->stop();
   if (ledger_writer) ledger_writer->stop();  // the last interval's counts: a clean stop loses none

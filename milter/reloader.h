@@ -36,6 +36,9 @@ class Reloader {
   ~Reloader() { stop(); }
 
   bool reload(const std::string& why);
+  // privilege-separation = on: every reload goes through the signer process
+  // (milter/runtime.h). Set before start().
+  void set_signer(privsep::SignerClient* signer) { signer_ = signer; }
   bool start();
   void stop();
 
@@ -51,6 +54,7 @@ class Reloader {
   RuntimeHolder& holder_;
   std::vector<std::string> args_;
   Instruments instruments_;
+  privsep::SignerClient* signer_ = nullptr;
   std::atomic<std::int64_t> last_good_;
   std::mutex mu_;
   std::atomic<std::uint64_t> reloads_{0}, refused_{0};

@@ -20,22 +20,33 @@ ledger::Slot* Runtime::slot(std::string_view stream, std::string_view domain, st
 }
 
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args, const Runtime* previous,
-                                                    Instruments instruments) {
+                                                    Instruments instruments, privsep::SignerClient* signer) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   auto cfg = conf::load_config(static_cast<int>(argv.size()), argv.data());
   if (!cfg) return cfg.error();
   auto rows = conf::key_rows(cfg.value());
   if (!rows) return rows.error();
-  auto key_options = conf::key_load_options(cfg.value());
+  std::shared_ptr<const privsep::KeyTable> table;
+  Result<keystore::LoadOptions> key_options = cfg->key_options();
+  if (signer) {
+    const privsep::KeyTable* kept = previous ? previous->signer_table.get() : nullptr;
+    auto loaded = signer->load(kept ? kept->generation : 0, kept ? kept->epoch : 0);
+    if (!loaded) return loaded.error();
+    table = std::make_shared<const privsep::KeyTable>(std::move(loaded.value()));
+    key_options->open_key = signer->key_source(table);
+  } else {
+    key_options = conf::key_load_options(cfg.value());
+  }
   if (!key_options) return key_options.error();
   auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), key_options.value(),
-                                          previous ? previous->keys.get() : nullptr);
+                                          previous && !signer ? previous->keys.get() : nullptr);
   if (!keys) return keys.error();
   auto rt = std::make_shared<Runtime>();
   rt->config = std::move(cfg.value());
   rt->keys = std::move(keys.value());
   rt->metrics = instruments.metrics;
+  rt->signer_table = std::move(table);
   if (instruments.counts) {
     // Here, at load, so the signing path finds every slot without a lock.
     for (std::size_t i = 0; i < rt->keys->size(); ++i) {

@@ -37,6 +37,7 @@
 #include "conf/config.h"
 #include "keystore/snapshot.h"
 #include "ledger/counts.h"
+#include "privsep/client.h"
 
 namespace signet::milter {
 
@@ -53,6 +54,9 @@ struct Runtime {
   Metrics* metrics = nullptr;  // null: not counted
   // (stream, d=, s=, a=) -> its slot, for every loaded key of `keys`.
   std::unordered_map<std::string, ledger::Slot*> slots = {};
+  // privilege-separation = on: the signer's table the keys were made from
+  // (its process and generation; the next LOAD asks it to keep this one).
+  std::shared_ptr<const privsep::KeyTable> signer_table = nullptr;
 
   static std::string slot_key(std::string_view stream, std::string_view domain, std::string_view selector,
                               std::string_view algorithm);
@@ -62,8 +66,13 @@ struct Runtime {
 
 // Configuration (from the command line in `args`) and its key set, validated
 // whole. Keys whose files are unchanged since `previous` are not parsed again.
+// With `signer` (privilege-separation = on, privsep/client.h) no key file is
+// read here: the signer process loads the set (LOAD) and every key becomes a
+// PrivateKey::external over it; routing and windows are the same. The
+// master key is not read either: the signer alone opens sealed files.
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args,
-                                                    const Runtime* previous = nullptr, Instruments instruments = {});
+                                                    const Runtime* previous = nullptr, Instruments instruments = {},
+                                                    privsep::SignerClient* signer = nullptr);
 
 class RuntimeHolder {
  public:

@@ -66,7 +66,9 @@ def make_message(subject):
 
 
 def main():
-    args = scenario_args(__doc__, milter=True)
+    args = scenario_args(__doc__, milter=True, extra=lambda ap: ap.add_argument(
+        "--privilege-separation", action="store_true",
+        help="run the milter with privilege-separation = on: the token opened by its signer process"))
     c = Checks()
     work = os.path.abspath(args.work)
     os.chmod(work, 0o755)  # the postfix user reaches its spool under here
@@ -104,6 +106,8 @@ def main():
 
     config = {"key-directory": cli.keys, "internal-hosts": "127.0.0.1", "dns-check": False,
               "trusted-services": "tx-out", "stream.tx": stream, "rule.tx": {"daemon-name": "tx-out", "stream": "tx"}}
+    if args.privilege_separation:
+        config["privilege-separation"] = True
     milter = SignetMilter(args.milter, work, config, name="milter", args=["--foreground", "--log", "stderr"])
     rc, out = milter.check_config()
     c.check(rc == 0, "signet-milter --check-config loads the token keys", out)

@@ -85,7 +85,11 @@ def selector_line_keys(c, args, master, now):
 
 
 def main():
-    args = scenario_args(__doc__, milter=True, extra=lambda ap: ap.add_argument("--load", required=True))
+    def extra(ap):
+        ap.add_argument("--load", required=True)
+        ap.add_argument("--privilege-separation", action="store_true",
+                        help="privilege-separation = on: the signer process alone reads the master key")
+    args = scenario_args(__doc__, milter=True, extra=extra)
     c = Checks()
     work = os.path.abspath(args.work)
     master = os.path.join(work, "master.key")
@@ -132,6 +136,8 @@ def main():
 
     config = {"key-directory": keys, "key-protection": "sealed", "master-key-file": master,
               "internal-hosts": "127.0.0.1", "dns-check": False, "stream.tx": stream, "rule.tx": {"stream": "tx"}}
+    if args.privilege_separation:
+        config["privilege-separation"] = True
     milter = SignetMilter(args.milter, work, config, name="milter")  # its own config: the CLI's stays sealed
 
     def signs(qid, what):

@@ -1,0 +1,141 @@
+#include "privsep/signer_service.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace signet::privsep {
+
+SignerService::SignerService(Loader load, LogLine log) : load_(std::move(load)), log_(std::move(log)) {
+  auto keys = load_(nullptr);
+  if (keys) {
+    current_ = std::make_shared<const Generation>(Generation{1, std::move(keys.value())});
+  } else {
+    first_error_ = keys.error();
+  }
+}
+
+bool SignerService::holds_token_keys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!current_) return false;
+  for (std::size_t i = 0; i < current_->keys->size(); ++i) {
+    if (current_->keys->row(i).in_token()) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> SignerService::handle(std::string_view frame) {
+  auto q = parse_request(frame);
+  if (!q) {
+    // The request id is unknown when the header is bad: 0 in the answer.
+    log_("refused a request from the milter: " + q.error().message);
+    return {encode_refused(0, false, q.error().message)};
+  }
+  if (q->type == RequestType::Load) return load(q.value());
+  return {sign(q.value())};
+}
+
+std::string SignerService::sign(const Request& q) {
+  const auto generation = static_cast<std::uint32_t>(q.key_id >> 32);
+  const auto index = static_cast<std::size_t>(q.key_id & 0xFFFFFFFFu);
+  std::shared_ptr<const Generation> g;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (current_ && current_->number == generation) g = current_;
+    if (kept_ && kept_->number == generation) g = kept_;
+  }
+  std::shared_ptr<const PrivateKey> key;
+  if (g && index < g->keys->size()) key = g->keys->key(index);
+  if (!key) {
+    // Temporary: a message that began before two reloads names a key set the
+    // signer no longer holds; on-error applies and the next message signs.
+    const std::string why = "SIGN request " + std::to_string(q.id) + ": key " + std::to_string(generation) + "/" +
+                            std::to_string(index) + " is not a key this signer holds";
+    log_("refused a request from the milter: " + why);
+    return encode_refused(q.id, true, why);
+  }
+  auto sig = key->sign_digest(to_digest(q));
+  if (!sig) {
+    const keystore::KeyRow& row = g->keys->row(index);
+    const std::string why = "signing with " + row.domain + "/" + row.selector + " failed: " + sig.error().message;
+    log_(why);
+    return encode_refused(q.id, sig.error().temporary, why);
+  }
+  if (sig->empty() || sig->size() > kMaxSignature) {
+    return encode_refused(q.id, false, "a signature of " + std::to_string(sig->size()) + " bytes is outside the protocol's bound");
+  }
+  return encode_signed(q.id, sig.value());
+}
+
+std::vector<std::string> SignerService::load(const Request& q) {
+  std::lock_guard<std::mutex> serial(load_mu_);
+  std::shared_ptr<const Generation> now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    now = current_;
+  }
+  if (!first_load_answered_) {
+    first_load_answered_ = true;  // the set read at start, before privileges were dropped
+    if (first_error_) return {encode_refused(q.id, false, first_error_->message)};
+  } else {
+    auto keys = load_(now ? now->keys : nullptr);
+    if (!keys) {
+      log_("key set refused, the running one stays: " + keys.error().message);
+      return {encode_refused(q.id, keys.error().temporary, keys.error().message)};
+    }
+    auto next = std::make_shared<const Generation>(Generation{now ? now->number + 1 : 1, std::move(keys.value())});
+    std::lock_guard<std::mutex> lock(mu_);
+    // Kept: the generation the milter still signs with (named by the
+    // request), so messages it began before this reload still sign.
+    const auto keep = static_cast<std::uint32_t>(q.key_id);
+    if (current_ && current_->number == keep) {
+      kept_ = current_;
+    } else if (!(kept_ && kept_->number == keep)) {
+      kept_.reset();
+    }
+    current_ = next;
+    now = next;
+  }
+  if (!now) return {encode_refused(q.id, false, "no key set is loaded")};
+  std::vector<TableEntry> entries;
+  for (std::size_t i = 0; i < now->keys->size(); ++i) {
+    const auto& key = now->keys->key(i);
+    if (!key) continue;
+    const keystore::KeyRow& row = now->keys->row(i);
+    entries.push_back(TableEntry{(std::uint64_t{now->number} << 32) | i, key->algorithm(), key->bits(), row.domain,
+                                 row.selector, key->public_key_base64()});
+  }
+  auto frames = encode_table(q.id, entries);
+  if (!frames) return {encode_refused(q.id, false, frames.error().message)};
+  frames->push_back(encode_table_end(q.id, now->number, static_cast<std::uint32_t>(entries.size())));
+  return std::move(frames.value());
+}
+
+void SignerService::serve(int fd) {
+  // One byte over the largest valid request: anything longer is seen as
+  // longer (MSG_TRUNC gives its real length) and refused, never read in part
+  // as if it were whole.
+  char buf[kMaxRequest + 1];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_TRUNC);
+    if (n == 0) return;  // the milter closed its end
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    std::vector<std::string> out;
+    if (static_cast<std::size_t>(n) > sizeof buf) {
+      const std::string why = "signer protocol: request of " + std::to_string(n) + " bytes is longer than any valid request (" +
+                              std::to_string(kMaxRequest) + ")";
+      log_("refused a request from the milter: " + why);
+      out.push_back(encode_refused(0, false, why));
+    } else {
+      out = handle(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    for (const std::string& f : out) {
+      if (::send(fd, f.data(), f.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(f.size())) return;
+    }
+  }
+}
+
+}  // namespace signet::privsep

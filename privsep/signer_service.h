@@ -1,0 +1,74 @@
+// privsep/signer_service.h — the signer process's side of the protocol
+// (privsep/protocol.h): it alone holds the private keys, and answers the
+// network-facing milter with signatures and a table of public facts.
+//
+// SignerService(load, log): `load(previous)` reads the key set (the signer's
+// own configuration: the same files and arguments as the daemon) and is
+// called at construction and on every LOAD after the first; `log` gets one
+// line per refused request or load, never key bytes.
+//   handle(frame)  one request -> the response frames to send back:
+//     SIGN  for a key id of a generation it holds (the newest, and the one
+//           the milter's last LOAD said it still signs with): SIGNED with
+//           the signature of exactly that 32-byte digest; anything else
+//           (malformed, unknown key, a key that fails to sign) is REFUSED
+//           with the reason, and logged
+//     LOAD  the first answers with the set loaded at construction (read
+//           before privileges were dropped), later ones load anew; on
+//           success TABLE frames (key id, domain, selector, algorithm, bits,
+//           public key) then TABLE_END; on failure REFUSED with the load's
+//           error and the generations held stay as they were
+//   serve(fd)      reads frames from one SOCK_SEQPACKET socket and answers
+//                  each, until the peer closes it (returns) — one thread per
+//                  channel; handle() is safe from many threads at once
+//   holds_token_keys()  whether a row of the current set is a pkcs11: key
+//                  (the seccomp filter then allows the module's file writes)
+// Key ids are generation << 32 | row index: a key id is never reused for
+// another key within one signer process (the client also refuses ids of an
+// earlier signer process: privsep/client.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "keystore/snapshot.h"
+#include "privsep/protocol.h"
+
+namespace signet::privsep {
+
+class SignerService {
+ public:
+  using Loader =
+      std::function<Result<std::shared_ptr<const keystore::KeySnapshot>>(std::shared_ptr<const keystore::KeySnapshot> previous)>;
+  using LogLine = std::function<void(std::string_view line)>;
+
+  SignerService(Loader load, LogLine log);
+  std::vector<std::string> handle(std::string_view frame);
+  void serve(int fd);
+  bool holds_token_keys() const;
+
+ private:
+  struct Generation {
+    std::uint32_t number = 0;
+    std::shared_ptr<const keystore::KeySnapshot> keys;
+  };
+  std::string sign(const Request& q);
+  std::vector<std::string> load(const Request& q);
+
+  Loader load_;
+  LogLine log_;
+  mutable std::mutex mu_;                      // guards the generations (copied out, never held while signing)
+  std::shared_ptr<const Generation> current_;  // null until a load succeeds
+  std::shared_ptr<const Generation> kept_;     // the one the milter still signs with, if another
+  std::optional<Error> first_error_;           // the load at construction, if it failed
+  bool first_load_answered_ = false;
+  std::mutex load_mu_;  // one LOAD at a time
+};
+
+}  // namespace signet::privsep

@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""privilege-separation = on: the keys live in the signer process alone.
+
+signet-milter starts its signer (the same binary, --signer-fds) and signs
+through it over SOCK_SEQPACKET socketpairs. As root, this test:
+
+- signs rsa-sha256 and ed25519-sha256 through the milter protocol and
+  verifies both with dkimpy;
+- reads the network-facing process's memory (/proc/PID/mem over its
+  mappings, while it signs) for the RSA key's private numbers (p, q, d in
+  both byte orders) and the Ed25519 seed: none found; the same search in the
+  signer process finds them (the search works);
+- checks the signer is not dumpable, runs as the configured user's uid, and
+  is under a seccomp filter (/proc/PID/status Seccomp: 2);
+- sends malformed frames (short, long, unknown type, wrong digest length,
+  unknown key, garbage) into the signer on a copy of one of the milter's
+  channels (pidfd_getfd): each is answered REFUSED and logged by the
+  signer, which keeps signing;
+- kills the signer with SIGKILL while messages flow: every message is either
+  signed with two signatures dkimpy verifies or passed unsigned under
+  on-error = accept (none signed wrongly, none lost), one log line says the
+  signer died, a new signer is started, and signing resumes through it.
+"""
+import ctypes
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testkit import Checks, SignetMilter, dkimpy_results, load_keys_file, make_dnsfunc, make_keys, scenario_args  # noqa: E402
+from test_key_memory import der_ints, ed25519_seed, search  # noqa: E402
+from test_sealed_keys import signed_message  # noqa: E402 - one message, its added DKIM-Signature fields put in front
+
+def children(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            out += [int(x) for x in open("/proc/%d/task/%s/children" % (pid, tid)).read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def status(pid, field):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].split()
+    return []
+
+
+def seqpacket_fds(pid):
+    """The fds of pid that are unix SOCK_SEQPACKET sockets (its signer channels)."""
+    seq = set()
+    for line in open("/proc/net/unix").readlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 7 and parts[4] == "0005":  # SOCK_SEQPACKET
+            seq.add(parts[6])
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
+        if m and m.group(1) in seq:
+            out.append(int(fd))
+    return out
+
+
+def pidfd_getfd(pid, fd):
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        got = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd
+        if got < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+        return got
+    finally:
+        os.close(pidfd)
+
+
+def request(t, rid, key, payload=b""):
+    return b"SGNP" + bytes([1, t]) + b"\0\0" + struct.pack(">IQ", rid, key) + payload
+
+
+class Traffic(threading.Thread):
+    """Messages one after another; each classified by what dkimpy says."""
+
+    def __init__(self, milter, dnsfunc):
+        super().__init__(daemon=True)
+        self.milter, self.dnsfunc, self.stop = milter, dnsfunc, threading.Event()
+        self.signed = self.unsigned = self.wrong = self.lost = 0
+        self.first_unsigned = self.resumed_at = None
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            try:
+                msg = signed_message(self.milter, "PS%d" % i)
+            except Exception:  # noqa: BLE001 - a message the milter did not answer
+                self.lost += 1
+                continue
+            results = dkimpy_results(msg, self.dnsfunc)
+            if not results:
+                self.unsigned += 1
+                self.first_unsigned = self.first_unsigned or time.monotonic()
+            elif len(results) == 2 and all(ok for _, ok, _ in results):
+                self.signed += 1
+                if self.first_unsigned and not self.resumed_at:
+                    self.resumed_at = time.monotonic()
+            else:
+                self.wrong += 1
+
+
+def main():
+    args = scenario_args(__doc__.split("\n\n")[0], milter=True)
+    c = Checks()
+    if os.geteuid() != 0:
+        print("needs root (reads another process's memory)")
+        return 77
+    work = os.path.abspath(args.work)
+    keys_dir = os.path.join(work, "keys")
+    records = os.path.join(work, "records.txt")
+    make_keys(args.signet, keys_dir, [("example.com", "ps-rsa", "rsa", 2048), ("example.com", "ps-ed", "ed25519")],
+              keys_file=records)
+    dnsfunc = make_dnsfunc(load_keys_file(records))
+    numbers = der_ints(os.path.join(keys_dir, "example.com", "ps-rsa.key"))
+    needles = {}
+    for k in ("p", "q", "d"):
+        needles[k + " big-endian"] = numbers[k]
+        needles[k + " little-endian"] = numbers[k][::-1]
+    needles["ed25519 seed"] = ed25519_seed(os.path.join(keys_dir, "example.com", "ps-ed.key"))
+    config = {"key-directory": keys_dir, "internal-hosts": "127.0.0.1", "dns-check": False,
+              "privilege-separation": True, "on-error": "accept",
+              "stream.tx": {"domain": "example.com", "selector": ["ps-rsa", "ps-ed"]}, "rule.tx": {"stream": "tx"}}
+    m = SignetMilter(args.milter, work, config, name="privsep")
+    with m:
+        kids = children(m.pid)
+        c.check(len(kids) == 1, "the milter started one child, its signer process", kids)
+        signer = kids[0] if kids else None
+        cmdline = open("/proc/%d/cmdline" % signer, "rb").read().split(b"\0") if signer else []
+        c.check(len(cmdline) > 2 and cmdline[1] == b"--signer-fds", "it is signet-milter --signer-fds (fork + exec)",
+                cmdline[:3])
+        msg = signed_message(m, "PS0")
+        results = dkimpy_results(msg, dnsfunc)
+        c.check(sorted(t.get("a") for t, _, _ in results) == ["ed25519-sha256", "rsa-sha256"] and
+                all(ok for _, ok, _ in results), "signed through the signer: rsa and ed25519, dkimpy verifies both",
+                results)
+
+        traffic = Traffic(m, dnsfunc)
+        traffic.start()
+        time.sleep(1.0)
+        in_milter = search(m.pid, needles)
+        in_signer = search(signer, needles)
+        c.check(traffic.signed > 0, "messages were signed during the search (%d)" % traffic.signed)
+        found = {n: len(h) for n, h in in_milter.items() if h}
+        c.check(not found, "no RSA private number (p, q, d, either byte order) nor the Ed25519 seed in the "
+                "network-facing process's memory", found)
+        for n in ("p little-endian", "q little-endian", "ed25519 seed"):
+            c.check(len(in_signer[n]) >= 1, "the same search finds the %s in the signer process (the search works)" % n)
+        c.check(status(signer, "Seccomp")[:1] == ["2"], "the signer runs under a seccomp filter",
+                status(signer, "Seccomp"))
+        c.check(os.stat("/proc/%d/mem" % signer).st_uid == 0 and status(signer, "NoNewPrivs")[:1] == ["1"],
+                "the signer is not dumpable and has no_new_privs")
+
+        # Malformed frames on a copy of one of the milter's channels.
+        traffic.stop.set()
+        traffic.join(30)
+        time.sleep(0.3)
+        fds = seqpacket_fds(m.pid)
+        c.check(len(fds) >= 2, "the milter holds its signer channels (SOCK_SEQPACKET)", fds)
+        if fds:
+            # The copy shares the milter's file description: it stays blocking
+            # (no settimeout, which would set O_NONBLOCK on the milter's end
+            # too); select bounds the wait instead.
+            s = socket.socket(fileno=pidfd_getfd(m.pid, fds[-1]))
+            bad = {
+                "short": request(1, 1, 1)[:11],
+                "long": request(1, 2, 1, b"\1" * 32) + b"x" * 100,
+                "unknown type": request(7, 3, 1, b"\1" * 32),
+                "wrong digest length (20, SHA-1's)": request(1, 4, 1, b"\1" * 20),
+                "unknown key": request(1, 5, (99 << 32) | 7, b"\1" * 32),
+                "garbage": bytes((i * 37 + 11) % 256 for i in range(52)),
+            }
+            for what, frame in bad.items():
+                s.send(frame)
+                reply = s.recv(70000) if select.select([s], [], [], 5)[0] else b""
+                c.check(reply[:4] == b"SGNP" and len(reply) > 17 and reply[5] == 0xFF,
+                        "the signer refuses a %s request" % what, reply[:80])
+            s.detach()
+            time.sleep(0.3)
+            log = open(m.log_path, errors="replace").read()
+            c.check(log.count("signer: refused a request from the milter") >= len(bad),
+                    "each refusal is logged by the signer (%d)" % log.count("signer: refused a request"))
+            for phrase in ("shorter than the 20-byte header", "longer than any valid request", "request type 7",
+                           "20 digest bytes", "not a key this signer holds", "magic"):
+                c.check(phrase in log, "the log says why: %r" % phrase)
+        msg = signed_message(m, "PS-after-bad")
+        c.check(len(dkimpy_results(msg, dnsfunc)) == 2, "the signer still signs after the malformed requests")
+
+        # SIGKILL while messages flow.
+        traffic = Traffic(m, dnsfunc)
+        traffic.start()
+        time.sleep(1.0)
+        os.kill(signer, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not traffic.resumed_at:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        traffic.stop.set()
+        traffic.join(30)
+        print("around the kill: %d signed, %d unsigned (on-error accept), %d wrongly signed, %d lost" % (
+            traffic.signed, traffic.unsigned, traffic.wrong, traffic.lost))
+        c.check(traffic.wrong == 0, "no message signed wrongly around the signer's death")
+        c.check(traffic.lost == 0, "no message lost (each answered)")
+        c.check(traffic.resumed_at is not None, "signing resumed through a new signer (%.1f s after the first "
+                "unsigned message)" % ((traffic.resumed_at or 0) - (traffic.first_unsigned or 0)))
+        kids = children(m.pid)
+        c.check(len(kids) == 1 and kids[0] != signer, "a new signer process runs", kids)
+        log = open(m.log_path, errors="replace").read()
+        c.check(log.count("was killed by signal 9") == 1, "one line says the signer died",
+                [l for l in log.splitlines() if "signer process" in l][:5])
+    c.check(m.returncode == 0, "signet-milter stops cleanly with its signer (exit %s)" % m.returncode)
+    return c.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

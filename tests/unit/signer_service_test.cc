@@ -1,0 +1,186 @@
+// The signer process's service (privsep/signer_service.h) over a real
+// SOCK_SEQPACKET socketpair: it signs exactly the digest for a key it holds,
+// refuses and logs malformed requests and keys it does not hold, keeps the
+// generation the milter still signs with across a reload, and keeps its keys
+// when a reload is refused.
+#include "privsep/signer_service.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "keystore/key_row.h"
+
+namespace signet::privsep {
+namespace {
+
+// A key set of one Ed25519 key (deterministic signatures: the test compares
+// with the key's own) made in memory, through the open_key hook.
+struct Keys {
+  std::shared_ptr<const PrivateKey> key = std::make_shared<const PrivateKey>(PrivateKey::generate(Algorithm::Ed25519Sha256).value());
+  std::atomic<bool> refuse{false};
+  Result<std::shared_ptr<const keystore::KeySnapshot>> load() {
+    if (refuse) return permanent_error("test: the key set is refused");
+    std::vector<keystore::KeyRow> rows{keystore::configured_selector("tx", "example.com", "s1", "test")};
+    keystore::LoadOptions o;
+    auto k = key;
+    o.open_key = [k](const keystore::KeyRow&) -> Result<PrivateKey> {
+      auto again = PrivateKey::parse(k->to_pem());
+      if (!again) return again.error();
+      return std::move(again.value());
+    };
+    return keystore::KeySnapshot::load("", rows, o);
+  }
+};
+
+
+struct Served {
+  Keys keys;
+  std::mutex mu;  // the serving thread logs, the test reads
+  std::vector<std::string> logged;
+  SignerService service{[this](std::shared_ptr<const keystore::KeySnapshot>) { return keys.load(); },
+                        [this](std::string_view l) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          logged.emplace_back(l);
+                        }};
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mu);
+    return logged;
+  }
+  int fds[2] = {-1, -1};
+  std::thread thread;
+  Served() {
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+    thread = std::thread([this] { service.serve(fds[1]); });
+  }
+  ~Served() {
+    ::shutdown(fds[0], SHUT_RDWR);
+    thread.join();
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  std::vector<Response> ask(const std::string& frame) {
+    EXPECT_EQ(::send(fds[0], frame.data(), frame.size(), 0), static_cast<ssize_t>(frame.size()));
+    std::vector<Response> out;
+    for (;;) {
+      std::string buf(kMaxResponse, '\0');
+      const ssize_t n = ::recv(fds[0], buf.data(), buf.size(), 0);
+      if (n <= 0) return out;
+      auto r = parse_response(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      if (!r) return out;
+      out.push_back(r.value());
+      if (r->type != ResponseType::Table) return out;
+    }
+  }
+  Response load(std::uint32_t keep = 0) {
+    Request q;
+    q.type = RequestType::Load;
+    q.id = 1;
+    q.key_id = keep;
+    auto r = ask(encode_request(q));
+    return r.empty() ? Response{} : r.back();
+  }
+  Response sign(std::uint64_t key_id, std::uint32_t id = 2) {
+    Request q;
+    q.type = RequestType::Sign;
+    q.id = id;
+    q.key_id = key_id;
+    for (std::size_t i = 0; i < kDigestSize; ++i) q.digest[i] = static_cast<std::uint8_t>(i);
+    auto r = ask(encode_request(q));
+    return r.empty() ? Response{} : r.back();
+  }
+};
+
+Sha256Digest test_digest() {
+  Sha256Digest d{};
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<unsigned char>(i);
+  return d;
+}
+
+TEST(SignerService, LoadAnswersATableWithThePublicKeyOnly) {
+  Served s;
+  Request q;
+  q.type = RequestType::Load;
+  q.id = 9;
+  auto r = s.ask(encode_request(q));
+  ASSERT_EQ(r.size(), 2u);
+  ASSERT_EQ(r[0].type, ResponseType::Table);
+  ASSERT_EQ(r[0].entries.size(), 1u);
+  EXPECT_EQ(r[0].entries[0].domain, "example.com");
+  EXPECT_EQ(r[0].entries[0].selector, "s1");
+  EXPECT_EQ(r[0].entries[0].public_key_base64, s.keys.key->public_key_base64());
+  EXPECT_EQ(r[0].entries[0].key_id, std::uint64_t{1} << 32);
+  EXPECT_EQ(r[1].type, ResponseType::TableEnd);
+  EXPECT_EQ(r[1].count, 1u);
+}
+
+TEST(SignerService, SignsExactlyTheDigestWithTheKeyNamed) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  const Response r = s.sign(std::uint64_t{1} << 32, 77);
+  ASSERT_EQ(r.type, ResponseType::Signed) << r.reason;
+  EXPECT_EQ(r.id, 77u);
+  EXPECT_EQ(r.signature, s.keys.key->sign_digest(test_digest()).value());
+}
+
+TEST(SignerService, RefusesAndLogsMalformedRequests) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  Request q;
+  q.key_id = std::uint64_t{1} << 32;
+  const std::string good = encode_request(q);
+  for (const std::string& bad : {good.substr(0, 7), good + std::string(200, 'x'), good.substr(0, 40),
+                                 std::string(52, '\xff')}) {
+    auto r = s.ask(bad);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].type, ResponseType::Refused);
+    EXPECT_FALSE(r[0].temporary);
+  }
+  const std::vector<std::string> lines = s.lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[1].find("request of 252 bytes is longer"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("20 digest bytes"), std::string::npos) << lines[2];
+  // Still serving.
+  EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Signed);
+}
+
+TEST(SignerService, RefusesAKeyItDoesNotHoldAsTemporary) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  for (std::uint64_t id : {std::uint64_t{1} << 32 | 1, std::uint64_t{2} << 32, std::uint64_t{0}}) {
+    const Response r = s.sign(id);
+    EXPECT_EQ(r.type, ResponseType::Refused);
+    EXPECT_TRUE(r.temporary);
+    EXPECT_NE(r.reason.find("not a key this signer holds"), std::string::npos) << r.reason;
+  }
+}
+
+TEST(SignerService, KeepsTheGenerationTheMilterStillSignsWith) {
+  Served s;
+  ASSERT_EQ(s.load().generation, 1u);
+  ASSERT_EQ(s.load(1).generation, 2u);  // generation 1 kept
+  EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Signed);
+  EXPECT_EQ(s.sign(std::uint64_t{2} << 32).type, ResponseType::Signed);
+  ASSERT_EQ(s.load(2).generation, 3u);  // 1 is now two reloads old
+  EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Refused);
+  EXPECT_EQ(s.sign(std::uint64_t{2} << 32).type, ResponseType::Signed);
+}
+
+TEST(SignerService, ARefusedLoadKeepsTheRunningKeys) {
+  Served s;
+  ASSERT_EQ(s.load().generation, 1u);
+  s.keys.refuse = true;
+  const Response r = s.load(1);
+  EXPECT_EQ(r.type, ResponseType::Refused);
+  EXPECT_NE(r.reason.find("the key set is refused"), std::string::npos);
+  EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Signed);
+}
+
+}  // namespace
+}  // namespace signet::privsep
