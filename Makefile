@@ -101,6 +101,7 @@ bench: bench-build
 	@/usr/bin/python3 bench/pipeline.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/keyset_scale.py $(BUILD)-bench $(BENCH_FLAG)
 	@/usr/bin/python3 bench/memory.py $(BUILD)-bench $(BENCH_FLAG)
+	@/usr/bin/python3 bench/privsep_cost.py $(BUILD)-bench $(BENCH_FLAG)
 	@$(BUILD)-bench/bench/config_load_bench $(if $(BENCH_QUICK),20000,20000 100000) | tee bench/results/config_load$(BENCH_SUFFIX).txt
 	@/usr/bin/python3 bench/soak.py $(BUILD)-bench --minutes $(BENCH_SOAK_MINUTES) | tee bench/results/soak$(BENCH_SUFFIX).txt
 	@/usr/bin/python3 bench/results.py $(BENCH_FLAG)

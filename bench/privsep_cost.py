@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The cost of privilege-separation = on, through the milter protocol, in one run.
 
-usage: privsep_cost.py BUILD_DIR [--rounds N] [--messages M] [--out DIR]
+usage: privsep_cost.py BUILD_DIR [--quick] [--rounds N] [--messages M] [--out DIR]
 
 Four signet-milters run side by side on unix sockets, as bench/milter_protocol.py
 runs them (user postfix, one milter connection per message, milter_bench):
@@ -14,20 +14,21 @@ is verified. Reported: messages/s (the issue's bar: on >= 95% of off, same
 round), and CPU per message of the milter and, with privsep on, of the signer
 (utime+stime from /proc/PID/stat: milter_bench sees the milter's only).
 
-Writes OUT/privsep_cost.md and OUT/privsep_cost.json (OUT: bench/results).
+Writes OUT/privsep_cost.md and OUT/privsep_cost.json (OUT: bench/results;
+-quick.md/.json with --quick). make bench runs it.
 """
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(here), "tests", "integration"))
 sys.path.insert(0, here)
-from milter_protocol import run_bench, signet_milter  # noqa: E402
+from milter_protocol import bench_argparser, run_bench, signet_milter  # noqa: E402
 from testkit import make_keys  # noqa: E402
 
 CONFIGS = [("off rsa", False, ["bench-rsa"], 1), ("on rsa", True, ["bench-rsa"], 1),
@@ -49,14 +50,16 @@ def signer_pid(pid):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--messages", type=int, default=1500)
-    ap.add_argument("--out", default=os.path.join(here, "results"))
+    ap = bench_argparser()  # BUILD_DIR, --quick, --out
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 4; --quick 1)")
+    ap.add_argument("--messages", type=int, default=None, help="messages per run (default 2000; --quick 300)")
     args = ap.parse_args()
+    args.rounds = args.rounds or (1 if args.quick else 4)
+    args.messages = args.messages or (300 if args.quick else 2000)
+    suffix = "-quick" if args.quick else ""
     build = os.path.abspath(args.build)
     hz = os.sysconf("SC_CLK_TCK")
+    started = time.monotonic()
     work = tempfile.mkdtemp(prefix="signet-privsep-cost.")
     os.chmod(work, 0o755)
     milters, runs = {}, []
@@ -66,7 +69,7 @@ def main():
                   [("example.com", "bench-rsa", "rsa", 2048), ("example.com", "bench-ed", "ed25519")],
                   keys_file=keys_file)
         for label, on, selectors, _ in CONFIGS:
-            m = signet_milter(build, work, "privsep-" + label.replace(" ", "-"), "unix", selectors)
+            m = signet_milter(os.path.join(build, "milter", "signet-milter"), work, "privsep-" + label.replace(" ", "-"), "unix", selectors)
             m.config["privilege-separation"] = on
             milters[label] = m
         for m in milters.values():
@@ -89,6 +92,10 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     lines = ["# privilege-separation on vs off, 2 KB, through the milter protocol", "",
+             "Written by `bench/privsep_cost.py%s` on %s in %.0f s; load average %.1f at the end. %d interleaved "
+             "rounds of %d messages per cell; signer CPU is the signer process's utime+stime over the same run." % (
+                 " --quick" if args.quick else "", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 time.monotonic() - started, os.getloadavg()[0], args.rounds, args.messages), "",
              "| config | connections | msgs/s per round | milter CPU ms/msg | signer CPU ms/msg |", "|---|---|---|---|---|"]
     for label, on, _, _ in CONFIGS:
         for conns in (1, 8):
@@ -110,9 +117,9 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "privsep_cost.md"), "w") as f:
+    with open(os.path.join(args.out, "privsep_cost%s.md" % suffix), "w") as f:
         f.write(text)
-    with open(os.path.join(args.out, "privsep_cost.json"), "w") as f:
+    with open(os.path.join(args.out, "privsep_cost%s.json" % suffix), "w") as f:
         json.dump(runs, f, indent=1)
     return 0
 

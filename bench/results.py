@@ -29,6 +29,7 @@ SECTIONS = [
     ("config_load", "loading the configuration of 20 000 and 100 000 streams (bench/config_load_bench, JSON)"),
     ("pkcs11", "signing through a PKCS#11 token (SoftHSM2, a software token: not an HSM), bench/pkcs11_bench"),
     ("signet_bench", "micro-benchmarks (bench/signet_bench, Google Benchmark)"),
+    ("privsep_cost", "privilege-separation = on against off: the signer process's cost (bench/privsep_cost.py)"),
     ("memory", "resident memory: one 50 MB message, 100 000 small ones (bench/memory.py)"),
     ("soak", "the soak"),
 ]
