@@ -244,8 +244,10 @@ def main():
         new_numbers = der_ints(rsa_path)
         new_needles = {"new " + k + " little-endian": new_numbers[k][::-1] for k in ("p", "q", "d")}
         new_needles["new ed25519 seed"] = ed25519_seed(ed_path)
-        m.reload()
-        time.sleep(1.5)
+        # Wait for the reload's own log line: a fixed sleep lost the race on a
+        # loaded machine (the key set loads at nice 10), and the old numbers
+        # were still in use when the search ran.
+        m.reload_and_wait()
         one = Signer(m, limit=3)
         one.start()
         one.join(20)
