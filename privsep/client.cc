@@ -19,13 +19,39 @@ namespace {
 
 // A key whose private half is in the signer process: sign_digest is one
 // round trip over a channel (privsep/protocol.h), bound to the signer
-// process (epoch) that gave out the key id.
+// process (epoch) that gave out the key id; sign_batch is one SIGN_MANY
+// round trip for up to kMaxBatch keys of this client.
 class RemoteSigner final : public ExternalSigner {
  public:
   RemoteSigner(std::shared_ptr<SignerClient> client, std::uint64_t epoch, std::uint64_t key_id)
       : client_(std::move(client)), epoch_(epoch), key_id_(key_id) {}
   Result<std::string> sign_digest(const Sha256Digest& digest) const override {
     return client_->sign(epoch_, key_id_, digest);
+  }
+  const void* batch_backend() const override { return client_.get(); }
+  Result<std::vector<std::string>> sign_batch(const std::vector<BatchItem>& items) const override {
+    std::vector<std::pair<std::uint64_t, Sha256Digest>> keyed;
+    for (const BatchItem& it : items) {
+      const auto* r = dynamic_cast<const RemoteSigner*>(it.signer);
+      // Keys of two signer processes (epochs) never share a key set; if
+      // they did, signature by signature refuses the stale one as before.
+      if (!r || r->client_ != client_ || r->epoch_ != epoch_) return ExternalSigner::sign_batch(items);
+      keyed.emplace_back(r->key_id_, it.digest);
+    }
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < keyed.size(); at += kMaxBatch) {
+      const std::size_t n = std::min(kMaxBatch, keyed.size() - at);
+      if (n == 1) {
+        auto sig = client_->sign(epoch_, keyed[at].first, keyed[at].second);
+        if (!sig) return sig.error();
+        out.push_back(std::move(sig.value()));
+        continue;
+      }
+      auto sigs = client_->sign_many(epoch_, {keyed.begin() + at, keyed.begin() + at + n});
+      if (!sigs) return sigs.error();
+      for (std::string& sig : sigs.value()) out.push_back(std::move(sig));
+    }
+    return out;
   }
 
  private:
@@ -163,8 +189,7 @@ Result<std::vector<Response>> SignerClient::exchange(Process& p, const Request& 
     ch->timeout_ms = timeout_ms;
   }
   // One byte over what the answer may be, so a longer one shows as longer.
-  std::string buf((q.type == RequestType::Sign ? kResponseHeader + 1 + std::max(kMaxSignature, kMaxReason) : kMaxResponse) + 1,
-                  '\0');
+  std::string buf((q.type == RequestType::Load ? kMaxResponse : kMaxSignResponse) + 1, '\0');
   for (;;) {
     const ssize_t got = ::recv(ch->fd, buf.data(), buf.size(), MSG_TRUNC);
     if (got < 0 && errno == EINTR) continue;
@@ -190,18 +215,25 @@ Result<std::vector<Response>> SignerClient::exchange(Process& p, const Request& 
     out.push_back(std::move(resp.value()));
     if (t != ResponseType::Table) return out;
     if (q.type != RequestType::Load) {
-      lost(p, "answered a SIGN with a TABLE");
+      lost(p, "answered a SIGN or SIGN_MANY with a TABLE");
       return gone();
     }
   }
 }
 
-Result<std::string> SignerClient::sign(std::uint64_t epoch, std::uint64_t key_id, const Sha256Digest& digest) {
-  const auto p = process();
+Result<std::shared_ptr<SignerClient::Process>> SignerClient::process_of(std::uint64_t epoch) const {
+  auto p = process();
   if (!p) return temporary_error("no signer process");
   if (p->epoch != epoch) {
     return temporary_error("the signer process was restarted since this key set was loaded; it is being reloaded");
   }
+  return p;
+}
+
+Result<std::string> SignerClient::sign(std::uint64_t epoch, std::uint64_t key_id, const Sha256Digest& digest) {
+  auto held = process_of(epoch);
+  if (!held) return held.error();
+  const auto p = std::move(held.value());
   Request q;
   q.type = RequestType::Sign;
   q.id = next_request_++;
@@ -218,6 +250,33 @@ Result<std::string> SignerClient::sign(std::uint64_t epoch, std::uint64_t key_id
     return temporary_error("the signer process answered out of protocol; it is being restarted");
   }
   return resp.signature;
+}
+
+Result<std::vector<std::string>> SignerClient::sign_many(std::uint64_t epoch,
+                                                        const std::vector<std::pair<std::uint64_t, Sha256Digest>>& keyed) {
+  auto held = process_of(epoch);
+  if (!held) return held.error();
+  const auto p = std::move(held.value());
+  Request q;
+  q.type = RequestType::SignMany;
+  q.id = next_request_++;
+  for (const auto& [key_id, digest] : keyed) {
+    SignItem it;
+    it.key_id = key_id;
+    std::memcpy(it.digest.data(), digest.data(), kDigestSize);
+    q.items.push_back(it);
+  }
+  auto r = exchange(*p, q, options_.sign_timeout_ms);
+  if (!r) return r.error();
+  const Response& resp = r->back();
+  if (resp.type == ResponseType::Refused) {
+    return Error{"the signer process refused: " + resp.reason, resp.temporary};
+  }
+  if (resp.type != ResponseType::SignedMany || resp.signatures.size() != keyed.size()) {
+    lost(*p, "answered a SIGN_MANY with something else");
+    return temporary_error("the signer process answered out of protocol; it is being restarted");
+  }
+  return resp.signatures;
 }
 
 Result<KeyTable> SignerClient::load(std::uint32_t keep_generation, std::uint64_t keep_epoch) {

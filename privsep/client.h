@@ -13,6 +13,11 @@
 //     (EOF, a send that fails), silent past the timeout (it is killed), or a
 //     key of an earlier signer process (epoch): a temporary_error, so the
 //     message follows on-error; never another key's signature.
+//   sign_many(epoch, [(key_id, digest)...])  the same for 2..kMaxBatch keys in
+//     one SIGN_MANY round trip: every signature in order, or the first
+//     refusal (the signer signs nothing after it) / the same errors as sign.
+//     The keys key_source gives batch through it (signer/external_key.h), so a
+//     message with an rsa and an ed25519 signature costs one round trip.
 //   load(keep_generation, keep_epoch)  LOAD through the signer (keep: the
 //     generation the milter still signs with, sent only when it is this
 //     signer process's): its table, or its refusal as the error.
@@ -42,6 +47,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -71,6 +77,9 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
   ~SignerClient();
 
   Result<std::string> sign(std::uint64_t epoch, std::uint64_t key_id, const Sha256Digest& digest);
+  // REQUIRES: 2..kMaxBatch keys.
+  Result<std::vector<std::string>> sign_many(std::uint64_t epoch,
+                                             const std::vector<std::pair<std::uint64_t, Sha256Digest>>& keyed);
   Result<KeyTable> load(std::uint32_t keep_generation, std::uint64_t keep_epoch);
   std::function<Result<PrivateKey>(const keystore::KeyRow&)> key_source(std::shared_ptr<const KeyTable> table);
   void supervise(std::function<bool()> on_restart);
@@ -93,6 +102,8 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
   explicit SignerClient(Options options) : options_(std::move(options)) {}
   Result<std::shared_ptr<Process>> spawn();
   std::shared_ptr<Process> process() const;
+  // The running signer process, if it is the one of that epoch (sign, sign_many).
+  Result<std::shared_ptr<Process>> process_of(std::uint64_t epoch) const;
   // One request on one channel and every response frame to it.
   Result<std::vector<Response>> exchange(Process& p, const Request& q, int timeout_ms);
   void lost(Process& p, std::string_view why);

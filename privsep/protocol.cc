@@ -97,13 +97,19 @@ std::size_t entry_size(const TableEntry& e) {
 
 std::string encode_request(const Request& r) {
   std::string s(kMagic, 4);
-  s.reserve(kSignRequestSize);
+  s.reserve(kMaxRequest);
   put8(s, kVersion);
   put8(s, static_cast<std::uint8_t>(r.type));
   put16(s, 0);
   put32(s, r.id);
-  put64(s, r.key_id);
+  put64(s, r.type == RequestType::SignMany ? r.items.size() : r.key_id);
   if (r.type == RequestType::Sign) s.append(reinterpret_cast<const char*>(r.digest.data()), kDigestSize);
+  if (r.type == RequestType::SignMany) {
+    for (const SignItem& it : r.items) {
+      put64(s, it.key_id);
+      s.append(reinterpret_cast<const char*>(it.digest.data()), kDigestSize);
+    }
+  }
   return s;
 }
 
@@ -144,14 +150,48 @@ Result<Request> parse_request(std::string_view frame) {
         return refuse("LOAD request " + std::to_string(q.id) + " names a generation over 32 bits (bytes 12..19)");
       }
       return q;
+    case static_cast<std::uint8_t>(RequestType::SignMany): {
+      q.type = RequestType::SignMany;
+      // The count is on the wire as well as implied by the length, so a
+      // frame cut or padded by whole items is refused, not read as fewer.
+      const std::uint64_t count = q.key_id;
+      q.key_id = 0;
+      if (count < 2 || count > kMaxBatch) {
+        return refuse("SIGN_MANY request " + std::to_string(q.id) + " counts " + std::to_string(count) +
+                      " items (bytes 12..19); it carries 2.." + std::to_string(kMaxBatch));
+      }
+      if (r.left() != count * kSignItemSize) {
+        return refuse("SIGN_MANY request " + std::to_string(q.id) + " of " + std::to_string(count) + " items carries " +
+                      std::to_string(r.left()) + " bytes after its header (from byte 20); each item is a key id and a " +
+                      "32-byte SHA-256 digest, " + std::to_string(count * kSignItemSize) + " in all");
+      }
+      q.items.resize(count);
+      for (SignItem& it : q.items) {
+        it.key_id = r.get(8);
+        std::memcpy(it.digest.data(), r.bytes(kDigestSize).data(), kDigestSize);
+      }
+      return q;
+    }
     default:
-      return refuse("request type " + std::to_string(type.value()) + " (byte 5) is unknown: 1 SIGN, 2 LOAD");
+      return refuse("request type " + std::to_string(type.value()) + " (byte 5) is unknown: 1 SIGN, 2 LOAD, 3 SIGN_MANY");
   }
 }
 
 std::string encode_signed(std::uint32_t id, std::string_view signature) {
   std::string s = response_header(ResponseType::Signed, id, signature.size());
   s += signature;
+  return s;
+}
+
+std::string encode_signed_many(std::uint32_t id, const std::vector<std::string>& signatures) {
+  std::size_t payload = 1;
+  for (const std::string& sig : signatures) payload += 2 + sig.size();
+  std::string s = response_header(ResponseType::SignedMany, id, payload);
+  put8(s, static_cast<std::uint8_t>(signatures.size()));
+  for (const std::string& sig : signatures) {
+    put16(s, static_cast<std::uint16_t>(sig.size()));
+    s += sig;
+  }
   return s;
 }
 
@@ -224,6 +264,38 @@ Result<Response> parse_response(std::string_view frame) {
       }
       p.signature = std::string(r.bytes(length));
       return p;
+    case static_cast<std::uint8_t>(ResponseType::SignedMany): {
+      p.type = ResponseType::SignedMany;
+      if (length > kMaxSignResponse - kResponseHeader) {
+        return refuse("SIGNED_MANY response " + std::to_string(p.id) + " of " + std::to_string(length) +
+                      " payload bytes is over the bound (" + std::to_string(kMaxSignResponse - kResponseHeader) + ")");
+      }
+      const auto count = r.get(1);
+      if (!r.ok() || count < 2 || count > kMaxBatch) {
+        return refuse("SIGNED_MANY response " + std::to_string(p.id) + " counts " + std::to_string(count) +
+                      " signatures (byte 16); it carries 2.." + std::to_string(kMaxBatch));
+      }
+      for (std::uint64_t i = 0; i < count; ++i) {
+        const std::size_t start = r.at();
+        const auto n = r.get(2);
+        const std::string_view sig = r.bytes(n);
+        if (!r.ok()) {
+          return refuse("SIGNED_MANY response " + std::to_string(p.id) + ": signature " + std::to_string(i) + " at byte " +
+                        std::to_string(start) + " ends early");
+        }
+        if (n == 0 || n > kMaxSignature) {
+          return refuse("SIGNED_MANY response " + std::to_string(p.id) + ": signature " + std::to_string(i) + " at byte " +
+                        std::to_string(start) + " holds " + std::to_string(n) + " bytes (1.." +
+                        std::to_string(kMaxSignature) + ")");
+        }
+        p.signatures.emplace_back(sig);
+      }
+      if (r.left() != 0) {
+        return refuse("SIGNED_MANY response " + std::to_string(p.id) + " has " + std::to_string(r.left()) +
+                      " bytes after its " + std::to_string(count) + " signatures");
+      }
+      return p;
+    }
     case static_cast<std::uint8_t>(ResponseType::Refused): {
       p.type = ResponseType::Refused;
       if (length == 0 || length > 1 + kMaxReason) {

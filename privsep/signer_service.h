@@ -12,6 +12,10 @@
 //           the signature of exactly that 32-byte digest; anything else
 //           (malformed, unknown key, a key that fails to sign) is REFUSED
 //           with the reason, and logged
+//     SIGN_MANY  the same for each item, in order, answered by one
+//           SIGNED_MANY with every signature; the first item refused makes
+//           the whole answer that item's REFUSED (logged once) and the items
+//           after it are not signed — the message fails as a lone SIGN would
 //     LOAD  the first answers with the set loaded at construction (read
 //           before privileges were dropped), later ones load anew; on
 //           success TABLE frames (key id, domain, selector, algorithm, bits,
@@ -59,6 +63,9 @@ class SignerService {
     std::shared_ptr<const keystore::KeySnapshot> keys;
   };
   std::string sign(const Request& q);
+  std::string sign_many(const Request& q);
+  // true: out is the signature; false: out is the REFUSED frame (logged).
+  bool sign_item(std::uint32_t id, const std::string& what, std::uint64_t key_id, const Sha256Digest& digest, std::string& out);
   std::vector<std::string> load(const Request& q);
 
   Loader load_;

@@ -18,7 +18,8 @@
 // through libsodium (RFC 8463 §3). rsa-sha1 does not exist here (RFC 8301).
 //
 // PrivateKey::external() wraps a key held outside the process (a PKCS#11
-// token), signed through signer/external_key.h's ExternalSigner.
+// token, the signer process), signed through signer/external_key.h's
+// ExternalSigner; external_signer() exposes it for batching.
 //
 // Security: every private number lives in the locked, never-dumped secure
 // heap (signer/secure_memory.h): parse, generate and to_pem run inside
@@ -73,6 +74,9 @@ class PrivateKey {
   Algorithm algorithm() const { return algorithm_; }
   int bits() const { return bits_; }  // RSA modulus size; 256 for Ed25519
   bool is_external() const { return external_ != nullptr; }
+  // The backend of an external key (null otherwise): MessageSigner batches
+  // the digests of keys that share one (signer/external_key.h).
+  const ExternalSigner* external_signer() const { return external_.get(); }
 
   // The DNS key record's p= value (RFC 6376 §3.6.1; RFC 8463 §4 for ed25519).
   std::string public_key_base64() const;

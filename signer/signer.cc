@@ -1,6 +1,9 @@
 #include "signer/signer.h"
 
+#include <optional>
+
 #include "signer/base64.h"
+#include "signer/external_key.h"
 #include "signer/signature.h"
 
 namespace signet {
@@ -27,8 +30,12 @@ Result<std::vector<HeaderField>> MessageSigner::finish(const std::vector<Signing
   // §3.7: the selected fields are the same for every key: canonicalized once.
   const std::string selected = canonical_header_block(fields_, h.value(), o.header_canon);
 
-  std::vector<HeaderField> out;
-  for (const SigningKey& k : keys) {
+  // Every key's unsigned field and digest first, so keys sharing a batching
+  // backend (the signer process) are signed in one exchange per message.
+  std::vector<std::string> unsigned_fields(keys.size());
+  std::vector<Sha256Digest> digests(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const SigningKey& k = keys[i];
     SignatureFields f;
     f.algorithm = k.key->algorithm();
     f.header_canon = o.header_canon;
@@ -40,11 +47,40 @@ Result<std::vector<HeaderField>> MessageSigner::finish(const std::vector<Signing
     if (o.expire_after) f.expiration = now + *o.expire_after;
     f.headers = h.value();
     f.body_hash = bh64;
-    std::string unsigned_field = format_unsigned(f);
-    const Sha256Digest digest = header_hash(selected, o.header_canon, unsigned_field);
-    auto sig = k.key->sign_digest(digest);
-    if (!sig) return sig.error();
-    std::string field = append_b(std::move(unsigned_field), base64::encode(sig.value()));
+    unsigned_fields[i] = format_unsigned(f);
+    digests[i] = header_hash(selected, o.header_canon, unsigned_fields[i]);
+  }
+  // Signed in key order; a key whose backend batches takes every later key
+  // of that backend along, so the first error met is still the first key's
+  // in order that failed.
+  std::vector<std::optional<std::string>> sigs(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (sigs[i]) continue;
+    const ExternalSigner* ext = keys[i].key->external_signer();
+    const void* backend = ext ? ext->batch_backend() : nullptr;
+    std::vector<std::size_t> group{i};
+    if (backend) {
+      for (std::size_t j = i + 1; j < keys.size(); ++j) {
+        const ExternalSigner* other = keys[j].key->external_signer();
+        if (other && other->batch_backend() == backend) group.push_back(j);
+      }
+    }
+    if (group.size() == 1) {
+      auto sig = keys[i].key->sign_digest(digests[i]);
+      if (!sig) return sig.error();
+      sigs[i] = std::move(sig.value());
+      continue;
+    }
+    std::vector<ExternalSigner::BatchItem> items;
+    for (std::size_t j : group) items.push_back({keys[j].key->external_signer(), digests[j]});
+    auto batch = ext->sign_batch(items);
+    if (!batch) return batch.error();
+    if (batch->size() != group.size()) return temporary_error("a key backend returned the wrong number of signatures");
+    for (std::size_t g = 0; g < group.size(); ++g) sigs[group[g]] = std::move((*batch)[g]);
+  }
+  std::vector<HeaderField> out;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::string field = append_b(std::move(unsigned_fields[i]), base64::encode(*sigs[i]));
     // "DKIM-Signature: v=1; …": the value starts after the name, colon and SP.
     out.push_back(HeaderField{std::string(kSignatureHeaderName), field.substr(kSignatureHeaderName.size() + 2)});
   }

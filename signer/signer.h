@@ -14,7 +14,9 @@
 //                  per key: signature.h the DKIM-Signature with b= empty,
 //                  digest.h SHA-256 of fields + that field, key.h rsa-sha256
 //                  (OpenSSL EVP) / ed25519-sha256 (libsodium), b= appended
-//                  and folded
+//                  and folded; keys whose external backends batch
+//                  (signer/external_key.h: the signer process) get all their
+//                  digests in one sign_batch call — one round trip per message
 //
 // finish() promises: one header field per key, in key order, as a name and a
 // value ("DKIM-Signature", "v=1; a=…" folded to 78 columns with CRLF SP, no

@@ -1,7 +1,11 @@
 // signer/signature.h and signer/signer.h: the DKIM-Signature field, byte-exact.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
+
 #include "canon/header.h"
+#include "signer/external_key.h"
 #include "signer/signature.h"
 #include "signer/signer.h"
 #include "signer/tag_list.h"
@@ -123,6 +127,105 @@ TEST(MessageSigner, DualSigningHashesBodyOnceAndSharesBh) {
   EXPECT_EQ(t0.find("a")->value, "rsa-sha256");
   EXPECT_EQ(t1.find("a")->value, "ed25519-sha256");
   EXPECT_EQ(strip_fws(t0.find("bh")->value), strip_fws(t1.find("bh")->value));
+}
+
+// An external backend over in-process keys that counts how it is called:
+// keys made with the same Backend batch together.
+struct Backend {
+  std::atomic<int> singles{0}, batches{0}, batched_items{0};
+  bool refuse = false;
+};
+class CountingSigner final : public ExternalSigner {
+ public:
+  CountingSigner(std::shared_ptr<Backend> b, const PrivateKey* key, bool batches)
+      : b_(std::move(b)), key_(key), batches_(batches) {}
+  Result<std::string> sign_digest(const Sha256Digest& d) const override {
+    ++b_->singles;
+    if (b_->refuse) return temporary_error("test: the backend refused");
+    return key_->sign_digest(d);
+  }
+  const void* batch_backend() const override { return batches_ ? b_.get() : nullptr; }
+  Result<std::vector<std::string>> sign_batch(const std::vector<BatchItem>& items) const override {
+    ++b_->batches;
+    if (b_->refuse) return temporary_error("test: the backend refused");
+    std::vector<std::string> out;
+    for (const BatchItem& it : items) {
+      ++b_->batched_items;
+      auto sig = static_cast<const CountingSigner*>(it.signer)->key_->sign_digest(it.digest);
+      if (!sig) return sig.error();
+      out.push_back(sig.value());
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Backend> b_;
+  const PrivateKey* key_;
+  bool batches_;
+};
+
+PrivateKey external_of(const PrivateKey& k, std::shared_ptr<Backend> b, bool batches) {
+  return PrivateKey::external(std::make_shared<CountingSigner>(std::move(b), &k, batches), k.algorithm(), k.bits(),
+                              k.public_key_base64());
+}
+
+const PrivateKey& test_rsa() {
+  static PrivateKey k = PrivateKey::generate(Algorithm::RsaSha256, 2048).value();
+  return k;
+}
+
+TEST(MessageSigner, KeysSharingABatchingBackendAreSignedInOneCallByteIdentical) {
+  auto b = std::make_shared<Backend>();
+  const PrivateKey rsa = external_of(test_rsa(), b, true), ed = external_of(rfc_ed25519(), b, true);
+  auto in_process = sign_message(kFields, "Hello\r\n", SignProfile{},
+                                 {SigningKey{&test_rsa(), "example.com", "r", std::nullopt},
+                                        SigningKey{&rfc_ed25519(), "example.com", "e", std::nullopt}}, 1764150000);
+  auto batched = sign_message(kFields, "Hello\r\n", SignProfile{},
+                                    {SigningKey{&rsa, "example.com", "r", std::nullopt},
+                                     SigningKey{&ed, "example.com", "e", std::nullopt}}, 1764150000);
+  ASSERT_TRUE(in_process.ok() && batched.ok());
+  EXPECT_EQ(b->batches, 1);
+  EXPECT_EQ(b->batched_items, 2);
+  EXPECT_EQ(b->singles, 0);
+  ASSERT_EQ(batched->size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ((*batched)[i].value, (*in_process)[i].value) << i;
+}
+
+TEST(MessageSigner, KeysOfOtherBackendsKeepTheirOrderAndOneCallEach) {
+  auto shared = std::make_shared<Backend>(), lone = std::make_shared<Backend>();
+  const PrivateKey a = external_of(rfc_ed25519(), shared, true), b = external_of(test_rsa(), shared, true),
+                   c = external_of(rfc_ed25519(), lone, false);
+  // Key order: in-process, batched, non-batching external, batched.
+  const std::vector<SigningKey> keys{SigningKey{&test_rsa(), "example.com", "k0", std::nullopt},
+                                     SigningKey{&a, "example.com", "k1", std::nullopt},
+                                     SigningKey{&c, "example.com", "k2", std::nullopt},
+                                     SigningKey{&b, "example.com", "k3", std::nullopt}};
+  const std::vector<SigningKey> plain{SigningKey{&test_rsa(), "example.com", "k0", std::nullopt},
+                                      SigningKey{&rfc_ed25519(), "example.com", "k1", std::nullopt},
+                                      SigningKey{&rfc_ed25519(), "example.com", "k2", std::nullopt},
+                                      SigningKey{&test_rsa(), "example.com", "k3", std::nullopt}};
+  auto got = sign_message(kFields, "", SignProfile{}, keys, 7);
+  auto want = sign_message(kFields, "", SignProfile{}, plain, 7);
+  ASSERT_TRUE(got.ok() && want.ok());
+  ASSERT_EQ(got->size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ((*got)[i].value, (*want)[i].value) << i;
+  EXPECT_EQ(shared->batches, 1);
+  EXPECT_EQ(shared->batched_items, 2);
+  EXPECT_EQ(shared->singles, 0);
+  EXPECT_EQ(lone->singles, 1);
+  EXPECT_EQ(lone->batches, 0);
+}
+
+TEST(MessageSigner, ABatchRefusedFailsTheMessageWithItsError) {
+  auto b = std::make_shared<Backend>();
+  b->refuse = true;
+  const PrivateKey rsa = external_of(test_rsa(), b, true), ed = external_of(rfc_ed25519(), b, true);
+  const auto r = sign_message(kFields, "", SignProfile{},
+                              {SigningKey{&rsa, "example.com", "r", std::nullopt}, SigningKey{&ed, "example.com", "e", std::nullopt}}, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().temporary);
+  EXPECT_NE(r.error().message.find("the backend refused"), std::string::npos);
+  EXPECT_EQ(b->batches, 1);
 }
 
 TEST(MessageSigner, RefusesMessageWithoutExactlyOneFrom) {

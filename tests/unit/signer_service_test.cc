@@ -150,6 +150,47 @@ TEST(SignerService, RefusesAndLogsMalformedRequests) {
   EXPECT_EQ(s.sign(std::uint64_t{1} << 32).type, ResponseType::Signed);
 }
 
+Request sign_many(std::vector<std::uint64_t> key_ids, std::uint32_t id) {
+  Request q;
+  q.type = RequestType::SignMany;
+  q.id = id;
+  for (std::size_t k = 0; k < key_ids.size(); ++k) {
+    SignItem it;
+    it.key_id = key_ids[k];
+    for (std::size_t i = 0; i < kDigestSize; ++i) it.digest[i] = static_cast<std::uint8_t>(i + 100 * k);
+    q.items.push_back(it);
+  }
+  return q;
+}
+
+TEST(SignerService, SignManyAnswersEverySignatureInOrderInOneFrame) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  const Request q = sign_many({std::uint64_t{1} << 32, std::uint64_t{1} << 32, std::uint64_t{1} << 32}, 41);
+  auto r = s.ask(encode_request(q));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].type, ResponseType::SignedMany) << r[0].reason;
+  EXPECT_EQ(r[0].id, 41u);
+  ASSERT_EQ(r[0].signatures.size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(r[0].signatures[k], s.keys.key->sign_digest(to_digest(q.items[k].digest)).value()) << k;
+  }
+  EXPECT_NE(r[0].signatures[0], r[0].signatures[1]);  // each item's own digest
+  EXPECT_TRUE(s.lines().empty());
+}
+
+TEST(SignerService, SignManyWithAKeyItDoesNotHoldIsOneTemporaryRefusalLoggedOnce) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  auto r = s.ask(encode_request(sign_many({std::uint64_t{1} << 32, std::uint64_t{7} << 32, std::uint64_t{8} << 32}, 42)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].type, ResponseType::Refused);
+  EXPECT_EQ(r[0].id, 42u);
+  EXPECT_TRUE(r[0].temporary);
+  EXPECT_NE(r[0].reason.find("item 1: key 7/0 is not a key this signer holds"), std::string::npos) << r[0].reason;
+  EXPECT_EQ(s.lines().size(), 1u);  // item 2 was never tried
+}
+
 TEST(SignerService, RefusesAKeyItDoesNotHoldAsTemporary) {
   Served s;
   ASSERT_EQ(s.load().type, ResponseType::TableEnd);
