@@ -183,10 +183,11 @@ def main():
             s = socket.socket(fileno=pidfd_getfd(m.pid, fds[-1]))
             bad = {
                 "short": request(1, 1, 1)[:11],
-                "long": request(1, 2, 1, b"\1" * 32) + b"x" * 100,
+                "long": request(1, 2, 1, b"\1" * 32) + b"x" * 200,
                 "unknown type": request(7, 3, 1, b"\1" * 32),
                 "wrong digest length (20, SHA-1's)": request(1, 4, 1, b"\1" * 20),
                 "unknown key": request(1, 5, (99 << 32) | 7, b"\1" * 32),
+                "SIGN_MANY of 9 items": request(3, 6, 9, b"\1" * 80),
                 "garbage": bytes((i * 37 + 11) % 256 for i in range(52)),
             }
             for what, frame in bad.items():
@@ -200,7 +201,7 @@ def main():
             c.check(log.count("signer: refused a request from the milter") >= len(bad),
                     "each refusal is logged by the signer (%d)" % log.count("signer: refused a request"))
             for phrase in ("shorter than the 20-byte header", "longer than any valid request", "request type 7",
-                           "20 digest bytes", "not a key this signer holds", "magic"):
+                           "20 digest bytes", "not a key this signer holds", "magic", "SIGN_MANY request 6 counts 9 items"):
                 c.check(phrase in log, "the log says why: %r" % phrase)
         msg = signed_message(m, "PS-after-bad")
         c.check(len(dkimpy_results(msg, dnsfunc)) == 2, "the signer still signs after the malformed requests")
