@@ -62,7 +62,19 @@ class Reader {
 Error refuse(std::string what) { return permanent_error("signer protocol: " + what); }
 
 // magic, version, type, reserved: the first 8 bytes of either direction.
-Result<std::uint8_t> parse_prefix(Reader& r, std::string_view frame, const char* direction) {
+// The checks every frame starts with, requests and responses alike: its size
+// within [header, largest], then magic, version and the reserved field.
+// Returns the type byte; r is left after the reserved field.
+Result<std::uint8_t> parse_prefix(Reader& r, std::string_view frame, const char* direction, std::size_t header,
+                                  std::size_t largest) {
+  if (frame.size() < header) {
+    return refuse(std::string(direction) + " of " + std::to_string(frame.size()) + " bytes is shorter than the " +
+                  std::to_string(header) + "-byte header");
+  }
+  if (frame.size() > largest) {
+    return refuse(std::string(direction) + " of " + std::to_string(frame.size()) +
+                  " bytes is longer than any valid " + direction + " (" + std::to_string(largest) + ")");
+  }
   if (frame.substr(0, 4) != std::string_view(kMagic, 4)) {
     return refuse(std::string(direction) + " does not start with the magic \"SGNP\" (bytes 0..3): not a signer frame");
   }
@@ -114,16 +126,8 @@ std::string encode_request(const Request& r) {
 }
 
 Result<Request> parse_request(std::string_view frame) {
-  if (frame.size() < kRequestHeader) {
-    return refuse("request of " + std::to_string(frame.size()) + " bytes is shorter than the " +
-                  std::to_string(kRequestHeader) + "-byte header");
-  }
-  if (frame.size() > kMaxRequest) {
-    return refuse("request of " + std::to_string(frame.size()) + " bytes is longer than any valid request (" +
-                  std::to_string(kMaxRequest) + ")");
-  }
   Reader r(frame);
-  auto type = parse_prefix(r, frame, "request");
+  auto type = parse_prefix(r, frame, "request", kRequestHeader, kMaxRequest);
   if (!type) return type.error();
   Request q;
   q.id = static_cast<std::uint32_t>(r.get(4));
@@ -237,16 +241,8 @@ Result<std::vector<std::string>> encode_table(std::uint32_t id, const std::vecto
 }
 
 Result<Response> parse_response(std::string_view frame) {
-  if (frame.size() < kResponseHeader) {
-    return refuse("response of " + std::to_string(frame.size()) + " bytes is shorter than the " +
-                  std::to_string(kResponseHeader) + "-byte header");
-  }
-  if (frame.size() > kMaxResponse) {
-    return refuse("response of " + std::to_string(frame.size()) + " bytes is over the bound (" +
-                  std::to_string(kMaxResponse) + ")");
-  }
   Reader r(frame);
-  auto type = parse_prefix(r, frame, "response");
+  auto type = parse_prefix(r, frame, "response", kResponseHeader, kMaxResponse);
   if (!type) return type.error();
   Response p;
   p.id = static_cast<std::uint32_t>(r.get(4));
