@@ -230,53 +230,51 @@ Result<std::shared_ptr<SignerClient::Process>> SignerClient::process_of(std::uin
   return p;
 }
 
-Result<std::string> SignerClient::sign(std::uint64_t epoch, std::uint64_t key_id, const Sha256Digest& digest) {
+// SIGN and SIGN_MANY alike: to the process that gave out the keys, one
+// exchange, a refusal passed on as the signer gave it, and any answer but
+// `want` taken as a signer out of protocol (restarted).
+Result<Response> SignerClient::signing_exchange(std::uint64_t epoch, Request q, ResponseType want, const char* what,
+                                                std::size_t signatures) {
   auto held = process_of(epoch);
   if (!held) return held.error();
   const auto p = std::move(held.value());
-  Request q;
-  q.type = RequestType::Sign;
   q.id = next_request_++;
-  q.key_id = key_id;
-  std::memcpy(q.digest.data(), digest.data(), kDigestSize);
   auto r = exchange(*p, q, options_.sign_timeout_ms);
   if (!r) return r.error();
-  const Response& resp = r->back();
+  Response& resp = r->back();
   if (resp.type == ResponseType::Refused) {
     return Error{"the signer process refused: " + resp.reason, resp.temporary};
   }
-  if (resp.type != ResponseType::Signed) {
-    lost(*p, "answered a SIGN with something else");
+  if (resp.type != want || (want == ResponseType::SignedMany && resp.signatures.size() != signatures)) {
+    lost(*p, std::string("answered a ") + what + " with something else");
     return temporary_error("the signer process answered out of protocol; it is being restarted");
   }
-  return resp.signature;
+  return std::move(resp);
+}
+
+Result<std::string> SignerClient::sign(std::uint64_t epoch, std::uint64_t key_id, const Sha256Digest& digest) {
+  Request q;
+  q.type = RequestType::Sign;
+  q.key_id = key_id;
+  std::memcpy(q.digest.data(), digest.data(), kDigestSize);
+  auto resp = signing_exchange(epoch, std::move(q), ResponseType::Signed, "SIGN", 1);
+  if (!resp) return resp.error();
+  return std::move(resp->signature);
 }
 
 Result<std::vector<std::string>> SignerClient::sign_many(std::uint64_t epoch,
                                                         const std::vector<std::pair<std::uint64_t, Sha256Digest>>& keyed) {
-  auto held = process_of(epoch);
-  if (!held) return held.error();
-  const auto p = std::move(held.value());
   Request q;
   q.type = RequestType::SignMany;
-  q.id = next_request_++;
   for (const auto& [key_id, digest] : keyed) {
     SignItem it;
     it.key_id = key_id;
     std::memcpy(it.digest.data(), digest.data(), kDigestSize);
     q.items.push_back(it);
   }
-  auto r = exchange(*p, q, options_.sign_timeout_ms);
-  if (!r) return r.error();
-  const Response& resp = r->back();
-  if (resp.type == ResponseType::Refused) {
-    return Error{"the signer process refused: " + resp.reason, resp.temporary};
-  }
-  if (resp.type != ResponseType::SignedMany || resp.signatures.size() != keyed.size()) {
-    lost(*p, "answered a SIGN_MANY with something else");
-    return temporary_error("the signer process answered out of protocol; it is being restarted");
-  }
-  return resp.signatures;
+  auto resp = signing_exchange(epoch, std::move(q), ResponseType::SignedMany, "SIGN_MANY", keyed.size());
+  if (!resp) return resp.error();
+  return std::move(resp->signatures);
 }
 
 Result<KeyTable> SignerClient::load(std::uint32_t keep_generation, std::uint64_t keep_epoch) {

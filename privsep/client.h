@@ -106,6 +106,10 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
   Result<std::shared_ptr<Process>> process_of(std::uint64_t epoch) const;
   // One request on one channel and every response frame to it.
   Result<std::vector<Response>> exchange(Process& p, const Request& q, int timeout_ms);
+  // SIGN / SIGN_MANY: process_of + exchange + the answer checked to be `want`
+  // (with `signatures` of them for SIGNED_MANY).
+  Result<Response> signing_exchange(std::uint64_t epoch, Request q, ResponseType want, const char* what,
+                                    std::size_t signatures);
   void lost(Process& p, std::string_view why);
 
   Options options_;
