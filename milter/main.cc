@@ -124,8 +124,12 @@ int main(int argc, char** argv) {
     privsep::SignerClient::Options o;
     o.args = args;
     // One channel per signing thread of the signer; libmilter's threads beyond
-    // that wait for a free one.
-    o.channels = std::clamp<std::size_t>(2 * std::thread::hardware_concurrency(), 4, 32);
+    // that wait for a free one, and each wait is a futex sleep and wake more
+    // per signature. Four per core, at least 8: on 2 cores at 8 connections,
+    // 8 channels signed 4-5% more messages/s than 4 in three interleaved runs
+    // (bench/privsep_cost.py; docs/key-custody.md), and an idle channel costs
+    // a blocked thread and a socket pair.
+    o.channels = std::clamp<std::size_t>(4 * std::thread::hardware_concurrency(), 8, 64);
     o.log = [](std::string_view line) { Log::error(line); };
     auto started = privsep::SignerClient::start(std::move(o));
     if (!started) return fail(started.error().message);
