@@ -204,7 +204,9 @@ def main():
         needles[k + " big-endian"] = v
         needles[k + " little-endian"] = v[::-1]
     needles["ed25519 seed"] = ed25519_seed(ed_path)
-    base = {"key-directory": keys_dir, "trusted-services": "tx", "dns-check": False,
+    # In-process keys: this scenario searches the daemon that holds them
+    # (privsep_keys_only_in_the_signer_process searches both processes).
+    base = {"key-directory": keys_dir, "trusted-services": "tx", "dns-check": False, "privilege-separation": False,
             "stream.tx": {"domain": "example.com", "selector": ["mem-rsa", "mem-ed"]}, "rule.all": {"stream": "tx"}}
 
     m = SignetMilter(args.milter, args.work, base, name="memory")

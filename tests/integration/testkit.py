@@ -539,6 +539,11 @@ class SignetMilter(StartStop):
             socket = "unix:" + os.path.join(work, (name or "signet") + ".sock")
         self.config = {"socket": socket, "log": "stderr", "foreground": True, "ledger-file": ""}
         self.config.update(config)
+        # SIGNET_TEST_PRIVSEP=1: every milter the suite starts signs through the
+        # signer process unless its scenario chose (how the suite is run with
+        # privilege-separation on before it is the default).
+        if os.environ.get("SIGNET_TEST_PRIVSEP") == "1" and "privilege-separation" not in config:
+            self.config["privilege-separation"] = True
         self.socket = self.config["socket"]
         self.env = dict(os.environ, **env) if env else None
         self.args = list(args)
