@@ -1,5 +1,7 @@
 #include "milter/runtime.h"
 
+#include <algorithm>
+
 #include "signer/key.h"
 
 namespace signet::milter {
@@ -31,7 +33,8 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
   Result<keystore::LoadOptions> key_options = cfg->key_options();
   if (signer) {
     const privsep::KeyTable* kept = previous ? previous->signer_table.get() : nullptr;
-    auto loaded = signer->load(kept ? kept->generation : 0, kept ? kept->epoch : 0);
+    const bool token_keys = std::any_of(rows->begin(), rows->end(), [](const keystore::KeyRow& r) { return r.in_token(); });
+    auto loaded = signer->load(kept ? kept->generation : 0, kept ? kept->epoch : 0, token_keys);
     if (!loaded) return loaded.error();
     table = std::make_shared<const privsep::KeyTable>(std::move(loaded.value()));
     key_options->open_key = signer->key_source(table);

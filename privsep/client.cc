@@ -277,9 +277,16 @@ Result<std::vector<std::string>> SignerClient::sign_many(std::uint64_t epoch,
   return std::move(resp->signatures);
 }
 
-Result<KeyTable> SignerClient::load(std::uint32_t keep_generation, std::uint64_t keep_epoch) {
+Result<KeyTable> SignerClient::load(std::uint32_t keep_generation, std::uint64_t keep_epoch, bool token_keys) {
   const auto p = process();
   if (!p) return temporary_error("no signer process");
+  std::lock_guard<std::mutex> serial(p->load_mu);
+  if (p->loaded && token_keys && !p->token_writes) {
+    lost(*p, "started without a PKCS#11 key, so its filter forbids the file writes a token's module makes; the key set "
+             "now names one");
+    return temporary_error("the key set now names a PKCS#11 key: the signer process is being restarted to open the "
+                           "token, and the key set is reloaded through the new one");
+  }
   Request q;
   q.type = RequestType::Load;
   q.id = next_request_++;
@@ -290,6 +297,10 @@ Result<KeyTable> SignerClient::load(std::uint32_t keep_generation, std::uint64_t
   if (r->back().type != ResponseType::TableEnd) {
     lost(*p, "answered a LOAD with something else");
     return temporary_error("the signer process answered out of protocol; it is being restarted");
+  }
+  if (!p->loaded) {
+    p->loaded = true;  // the set it read at start: the one its filter was chosen for
+    p->token_writes = token_keys;
   }
   KeyTable t;
   t.epoch = p->epoch;

@@ -18,9 +18,17 @@
 //     refusal (the signer signs nothing after it) / the same errors as sign.
 //     The keys key_source gives batch through it (signer/external_key.h), so a
 //     message with an rsa and an ed25519 signature costs one round trip.
-//   load(keep_generation, keep_epoch)  LOAD through the signer (keep: the
-//     generation the milter still signs with, sent only when it is this
-//     signer process's): its table, or its refusal as the error.
+//   load(keep_generation, keep_epoch, token_keys)  LOAD through the signer
+//     (keep: the generation the milter still signs with, sent only when it is
+//     this signer process's): its table, or its refusal as the error.
+//     token_keys: the key set names a pkcs11: key (KeyRow::in_token, the
+//     predicate the signer uses to choose its filter). The first LOAD of a
+//     signer process answers with the set it read at start, so token_keys
+//     then says which filter it chose (privsep/sandbox.h); a later LOAD with
+//     token_keys to a process that chose the one without file writes (the
+//     token's module could not open its files) is not sent: the process is
+//     killed, so the supervisor starts one that reads the new set and
+//     chooses again, and this load fails temporary (the restart reloads).
 //   key_source(table)  the keystore::LoadOptions::open_key hook that gives
 //     each row the PrivateKey::external of its (domain, selector) in the
 //     table, over a RemoteSigner bound to this client and that epoch; a row
@@ -80,7 +88,7 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
   // REQUIRES: 2..kMaxBatch keys.
   Result<std::vector<std::string>> sign_many(std::uint64_t epoch,
                                              const std::vector<std::pair<std::uint64_t, Sha256Digest>>& keyed);
-  Result<KeyTable> load(std::uint32_t keep_generation, std::uint64_t keep_epoch);
+  Result<KeyTable> load(std::uint32_t keep_generation, std::uint64_t keep_epoch, bool token_keys);
   std::function<Result<PrivateKey>(const keystore::KeyRow&)> key_source(std::shared_ptr<const KeyTable> table);
   void supervise(std::function<bool()> on_restart);
   void stop();
@@ -97,6 +105,10 @@ class SignerClient : public std::enable_shared_from_this<SignerClient> {
     pid_t pid = -1;
     std::vector<std::unique_ptr<Channel>> channels;
     std::atomic<bool> gone{false};
+    // Set by its first LOAD: whether the set it started with had a token
+    // key, so its filter lets the token's module write (load()).
+    std::mutex load_mu;
+    bool loaded = false, token_writes = false;
     ~Process();
   };
   explicit SignerClient(Options options) : options_(std::move(options)) {}
