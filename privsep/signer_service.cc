@@ -9,10 +9,34 @@ namespace signet::privsep {
 SignerService::SignerService(Loader load, LogLine log) : load_(std::move(load)), log_(std::move(log)) {
   auto keys = load_(nullptr);
   if (keys) {
-    current_ = std::make_shared<const Generation>(Generation{1, std::move(keys.value())});
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = make_generation(1, std::move(keys.value()));
   } else {
     first_error_ = keys.error();
   }
+}
+
+std::shared_ptr<const SignerService::Generation> SignerService::make_generation(
+    std::uint32_t number, std::shared_ptr<const keystore::KeySnapshot> keys) {
+  std::unordered_map<const PrivateKey*, std::uint64_t> held;
+  for (const auto* g : {current_.get(), kept_.get()}) {
+    if (!g) continue;
+    for (std::size_t i = 0; i < g->ids.size(); ++i) {
+      if (g->ids[i]) held.emplace(g->keys->key(i).get(), g->ids[i]);
+    }
+  }
+  auto g = std::make_shared<Generation>();
+  g->number = number;
+  g->keys = std::move(keys);
+  g->ids.assign(g->keys->size(), 0);
+  for (std::size_t i = 0; i < g->keys->size(); ++i) {
+    const auto& key = g->keys->key(i);
+    if (!key) continue;
+    const auto it = held.find(key.get());
+    g->ids[i] = it != held.end() ? it->second : next_id_++;
+    g->row_of.emplace(g->ids[i], i);
+  }
+  return g;
 }
 
 bool SignerService::holds_token_keys() const {
@@ -38,26 +62,29 @@ std::vector<std::string> SignerService::handle(std::string_view frame) {
 
 bool SignerService::sign_item(std::uint32_t id, const std::string& what, std::uint64_t key_id, const Sha256Digest& digest,
                               std::string& out) {
-  const auto generation = static_cast<std::uint32_t>(key_id >> 32);
-  const auto index = static_cast<std::size_t>(key_id & 0xFFFFFFFFu);
   std::shared_ptr<const Generation> g;
+  std::size_t index = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (current_ && current_->number == generation) g = current_;
-    if (kept_ && kept_->number == generation) g = kept_;
+    for (const auto& held : {current_, kept_}) {
+      if (!held) continue;
+      if (const auto it = held->row_of.find(key_id); it != held->row_of.end()) {
+        g = held;
+        index = it->second;
+        break;
+      }
+    }
   }
-  std::shared_ptr<const PrivateKey> key;
-  if (g && index < g->keys->size()) key = g->keys->key(index);
-  if (!key) {
-    // Temporary: a message that began before two reloads names a key set the
-    // signer no longer holds; on-error applies and the next message signs.
-    const std::string why = what + ": key " + std::to_string(generation) + "/" + std::to_string(index) +
-                            " is not a key this signer holds";
+  if (!g) {
+    // Temporary: a message that began before a key it uses was changed twice
+    // names a key the signer no longer holds; on-error applies and the next
+    // message signs.
+    const std::string why = what + ": key " + std::to_string(key_id) + " is not a key this signer holds";
     log_("refused a request from the milter: " + why);
     out = encode_refused(id, true, why);
     return false;
   }
-  auto sig = key->sign_digest(digest);
+  auto sig = g->keys->key(index)->sign_digest(digest);
   if (!sig) {
     const keystore::KeyRow& row = g->keys->row(index);
     const std::string why = "signing with " + row.domain + "/" + row.selector + " failed: " + sig.error().message;
@@ -107,8 +134,8 @@ std::vector<std::string> SignerService::load(const Request& q) {
       log_("key set refused, the running one stays: " + keys.error().message);
       return {encode_refused(q.id, keys.error().temporary, keys.error().message)};
     }
-    auto next = std::make_shared<const Generation>(Generation{now ? now->number + 1 : 1, std::move(keys.value())});
     std::lock_guard<std::mutex> lock(mu_);
+    auto next = make_generation(now ? now->number + 1 : 1, std::move(keys.value()));
     // Kept: the generation the milter still signs with (named by the
     // request), so messages it began before this reload still sign.
     const auto keep = static_cast<std::uint32_t>(q.key_id);
@@ -126,7 +153,7 @@ std::vector<std::string> SignerService::load(const Request& q) {
     const auto& key = now->keys->key(i);
     if (!key) continue;
     const keystore::KeyRow& row = now->keys->row(i);
-    entries.push_back(TableEntry{(std::uint64_t{now->number} << 32) | i, key->algorithm(), key->bits(), row.domain,
+    entries.push_back(TableEntry{now->ids[i], key->algorithm(), key->bits(), row.domain,
                                  row.selector, key->public_key_base64()});
   }
   auto frames = encode_table(q.id, entries);

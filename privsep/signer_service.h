@@ -26,9 +26,15 @@
 //                  channel; handle() is safe from many threads at once
 //   holds_token_keys()  whether a row of the current set is a pkcs11: key
 //                  (the seccomp filter then allows the module's file writes)
-// Key ids are generation << 32 | row index: a key id is never reused for
-// another key within one signer process (the client also refuses ids of an
-// earlier signer process: privsep/client.h).
+// Key ids name a loaded key, not a row of one generation: a key that a
+// reload carries over unchanged (the same PrivateKey: KeySnapshot::load
+// reuses what it parsed when the file's bytes are the same) keeps its id, so
+// a message begun before any number of reloads still signs with it; a new or
+// changed key gets the next id. An id is never reused for another key within
+// one signer process (the client also refuses ids of an earlier signer
+// process: privsep/client.h). The keys of the newest generation and of the
+// one the milter's last LOAD named are held; a key only an older generation
+// had is refused (temporary).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -61,7 +68,12 @@ class SignerService {
   struct Generation {
     std::uint32_t number = 0;
     std::shared_ptr<const keystore::KeySnapshot> keys;
+    std::vector<std::uint64_t> ids;                    // per row; 0: the row has no key
+    std::unordered_map<std::uint64_t, std::size_t> row_of;  // id -> row
   };
+  // REQUIRES: mu_ held (the ids of current_ and kept_ are carried over).
+  std::shared_ptr<const Generation> make_generation(std::uint32_t number,
+                                                    std::shared_ptr<const keystore::KeySnapshot> keys);
   std::string sign(const Request& q);
   std::string sign_many(const Request& q);
   // true: out is the signature; false: out is the REFUSED frame (logged).
@@ -75,6 +87,7 @@ class SignerService {
   std::shared_ptr<const Generation> kept_;     // the one the milter still signs with, if another
   std::optional<Error> first_error_;           // the load at construction, if it failed
   bool first_load_answered_ = false;
+  std::uint64_t next_id_ = 1;  // under mu_
   std::mutex load_mu_;  // one LOAD at a time
 };
 
