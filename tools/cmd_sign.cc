@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "hsm/pkcs11.h"
 #include "keystore/key_file.h"
 #include "signer/message.h"
 #include "signer/signer.h"
@@ -17,6 +18,21 @@ namespace signet::tools {
 namespace {
 
 constexpr std::size_t kMaxMessage = 256u << 20;
+
+// --key pkcs11:URI: the token signs (hsm/pkcs11.h; the key never leaves it).
+// The PIN comes from pin-source= only: a pin-value= on the command line is
+// visible to every user in ps (as `key new --pkcs11` refuses it).
+Result<PrivateKey> open_token_key(const std::string& text) {
+  auto uri = hsm::Pkcs11Uri::parse(text);
+  if (!uri) return permanent_error("--key: " + uri.error().message);  // the message shows no pin-value
+  if (!uri->pin_value.empty()) {
+    return permanent_error("--key " + uri->redacted() + ": give the PIN with pin-source=FILE, not pin-value= (a command "
+                           "line is visible to every user in ps)");
+  }
+  auto key = hsm::open_key(*uri);
+  if (!key) return permanent_error("--key " + uri->redacted() + ": " + key.error().message);
+  return key;
+}
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -41,7 +57,9 @@ int sign_main(const std::vector<std::string>& args) {
       ("help,h", "show this help")
       ("domain,d", po::value(&domain), "signing domain (d=)")
       ("selector,s", po::value(&selectors)->composing(), "selector (s=); one per --key, in the same order")
-      ("key,k", po::value(&keys)->composing(), "private key file (PEM or base64 Ed25519 seed, mode 0600); repeat to dual-sign")
+      ("key,k", po::value(&keys)->composing(),
+       "private key file (PEM or base64 Ed25519 seed, mode 0600), or a key in a PKCS#11 token as an RFC 7512 URI "
+       "(pkcs11:token=...;object=...?module-path=...&pin-source=FILE), signed through the token; repeat to dual-sign")
       ("canon,c", po::value(&canon_opt), "canonicalization header/body (default relaxed/relaxed)")
       ("expire", po::value(&expire), "signature lifetime for x=, e.g. 7d, 12h, 3600")
       ("identity,i", po::value(&identity), "agent or user identifier (i=), @domain or user@domain")
@@ -83,7 +101,7 @@ int sign_main(const std::vector<std::string>& args) {
   std::vector<PrivateKey> loaded;
   loaded.reserve(keys.size());
   for (const auto& path : keys) {
-    auto k = keystore::load_private_key(path);
+    auto k = path.rfind("pkcs11:", 0) == 0 ? open_token_key(path) : keystore::load_private_key(path);
     if (!k) return fail("sign", k.error().message);
     loaded.push_back(std::move(k.value()));
   }

@@ -102,6 +102,22 @@ def main():
     rc, out, err = cli(["dns", "records", "--format", "json"], now)
     records = {r["name"].rstrip(".").lower(): r["value"].encode() for r in json.loads(out)} if rc == 0 else {}
     c.check(rc == 0 and len(records) == 4, "dns records from the token's public keys", err)
+
+    # signet sign --key pkcs11:URI: the token signs outside the daemon too.
+    blocks = [dict(l.split(" = ", 1) for l in b.splitlines() if " = " in l) for b in manifest.split("\n[key]\n")[1:]]
+    sign_argv = [args.signet, "sign", "--domain", "example.com"]
+    for b in blocks[:2]:
+        sign_argv += ["--selector", b["selector"], "--key", b["file"]]
+    p = subprocess.run(sign_argv, input=make_message("signet sign"), capture_output=True)
+    results = dkimpy_results(p.stdout, make_dnsfunc(records)) if p.returncode == 0 else []  # the signed message
+    c.check(sorted(t.get("a") for t, _, _ in results) == ["ed25519-sha256", "rsa-sha256"] and all(ok for _, ok, _ in results),
+            "signet sign --key pkcs11:URI (twice): the token's rsa and ed25519 signatures, dkimpy verifies both",
+            (results, p.stderr[-300:]))
+    with_pin = blocks[0]["file"].replace("pin-source=" + pin_file, "pin-value=" + PIN)
+    p = subprocess.run([args.signet, "sign", "--domain", "example.com", "--selector", blocks[0]["selector"], "--key", with_pin],
+                       input=make_message("pin value"), capture_output=True, text=False)
+    c.check(p.returncode != 0 and b"pin-source" in p.stderr and PIN.encode() not in p.stderr and not p.stdout,
+            "signet sign --key with pin-value= is refused, the PIN not shown", p.stderr[-300:])
     dnsfunc = make_dnsfunc(records)
 
     config = {"key-directory": cli.keys, "internal-hosts": "127.0.0.1", "dns-check": False,
