@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -87,6 +88,9 @@ std::map<std::string, int> probe_in_child(bool allow_file_writes, const std::str
     put("getrandom in a thread", in_thread == 16 ? kWorked : EIO);
     std::vector<char> big(8 << 20, 'x');  // mmap'd by malloc
     put("8 MiB allocation", big[big.size() - 1] == 'x' ? kWorked : EIO);
+    // A LOAD's key parsers lower their own priority (keystore/snapshot.cc).
+    put("setpriority nice 10", outcome(::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10)));
+    put("setpriority nice -5", outcome(::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -5)));
     put("clone3 (glibc falls back to clone)", outcome(::syscall(SYS_clone3, nullptr, 0)));
 
     // What it never does.
@@ -159,13 +163,13 @@ TEST_F(SignerSandbox, AllowsWhatTheSignerDoesAndRefusesTheRest) {
   ASSERT_EQ(got.count("filter"), 1u) << "the child reported nothing";
   EXPECT_EQ(got["filter"], kWorked);
   for (const char* works : {"open read-only", "read", "fstat", "send on a channel", "recv on a channel", "thread",
-                            "getrandom in a thread", "8 MiB allocation"}) {
+                            "getrandom in a thread", "8 MiB allocation", "setpriority nice 10"}) {
     EXPECT_EQ(got[works], kWorked) << works << ": " << std::strerror(got[works]);
   }
   EXPECT_EQ(got["clone3 (glibc falls back to clone)"], ENOSYS);
   for (const char* refused : {"socket AF_INET", "socket AF_UNIX", "socketpair", "open for writing", "open read-write",
                               "unlink", "execve", "fork", "kill another process", "setuid", "pipe2", "uname", "ptrace",
-                              "chroot"}) {
+                              "chroot", "setpriority nice -5"}) {
     EXPECT_EQ(got[refused], EPERM) << refused << ": " << std::strerror(got[refused]);
   }
   EXPECT_EQ(::access((dir_ + "/written").c_str(), F_OK), -1) << "the filtered child created a file";
