@@ -60,6 +60,12 @@ Status restrict_signer(bool allow_file_writes) {
   }
   Filter f;
   if (!f.made()) return permanent_error("signer process: seccomp_init failed");
+  // A syscall through another ABI (int 0x80 or x32 on x86_64) has other
+  // numbers than the ones allowed here: the whole process dies (SIGSYS), not
+  // only the thread (libseccomp's default), so no channel is left unanswered.
+  if (const int r = seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r != 0) {
+    return permanent_error(std::string("signer process: seccomp_attr_set failed: ") + std::strerror(-r));
+  }
 
   // The channels (blocking recv/send, privsep/signer_service.cc) and the log:
   // write(2) on stderr, or send on the syslog socket openlog(LOG_NDELAY)

@@ -37,7 +37,8 @@
 // Not on the list, so refused in both modes: the network (socket,
 // socketpair, connect, bind, listen, accept), exec, fork, ptrace,
 // process_vm_*, kill of another process, set*id, pipe, mount, chroot,
-// unshare, uname, and every syscall not named above.
+// unshare, uname, and every syscall not named above. A syscall through
+// another ABI (int 0x80, x32 on x86_64) kills the process with SIGSYS.
 // EPERM rather than killing the process: a call missed here (a new glibc,
 // OpenSSL or SoftHSM2 path) fails as an error its caller reports (a LOAD or
 // a signature REFUSED, a log line lost) instead of killing the one process

@@ -189,6 +189,28 @@ TEST_F(SignerSandbox, FileWritesForAPkcs11ModuleKeepTheRestRefused) {
   }
 }
 
+#if defined(__x86_64__)
+// The allow list names x86_64 syscall numbers; the same call through the
+// i386 ABI (int 0x80: getpid is 20 there) must not slip past it, and kills
+// the whole process, not only the serving thread that made it (which would
+// leave the main thread running: exit 0 here).
+TEST(SignerSandboxAbi, ASyscallThroughTheI386AbiKillsTheProcess) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!restrict_signer(false)) ::_exit(2);
+    std::thread t([] {
+      long r = 20;  // __NR_getpid of i386
+      asm volatile("int $0x80" : "+a"(r) : : "memory");
+    });
+    t.join();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) << "status " << status;
+}
+#endif
+
 // Log::init(false) connects to syslog before the filter (openlog with
 // LOG_NDELAY, milter/log.h); the signer's lines after it go out on that
 // socket. glibc only knows /dev/log: the child gets a /dev of its own (a
