@@ -88,6 +88,11 @@ std::map<std::string, int> probe_in_child(bool allow_file_writes, const std::str
     put("getrandom in a thread", in_thread == 16 ? kWorked : EIO);
     std::vector<char> big(8 << 20, 'x');  // mmap'd by malloc
     put("8 MiB allocation", big[big.size() - 1] == 'x' ? kWorked : EIO);
+    // abort()'s path: a signal raised at itself (tgkill), its handler set
+    // (rt_sigaction) and returned from (rt_sigreturn).
+    static volatile sig_atomic_t raised = 0;
+    ::signal(SIGUSR1, [](int) { raised = 1; });
+    put("raise a signal at itself", ::raise(SIGUSR1) == 0 && raised == 1 ? kWorked : EIO);
     // A LOAD's key parsers lower their own priority (keystore/snapshot.cc).
     put("setpriority nice 10", outcome(::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10)));
     put("setpriority nice -5", outcome(::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -5)));
@@ -163,7 +168,8 @@ TEST_F(SignerSandbox, AllowsWhatTheSignerDoesAndRefusesTheRest) {
   ASSERT_EQ(got.count("filter"), 1u) << "the child reported nothing";
   EXPECT_EQ(got["filter"], kWorked);
   for (const char* works : {"open read-only", "read", "fstat", "send on a channel", "recv on a channel", "thread",
-                            "getrandom in a thread", "8 MiB allocation", "setpriority nice 10"}) {
+                            "getrandom in a thread", "8 MiB allocation", "setpriority nice 10",
+                            "raise a signal at itself"}) {
     EXPECT_EQ(got[works], kWorked) << works << ": " << std::strerror(got[works]);
   }
   EXPECT_EQ(got["clone3 (glibc falls back to clone)"], ENOSYS);
