@@ -12,6 +12,9 @@ through it over SOCK_SEQPACKET socketpairs. As root, this test:
   signer process finds them (the search works);
 - checks the signer is not dumpable, runs as the configured user's uid, and
   is under a seccomp filter (/proc/PID/status Seccomp: 2);
+- reloads (SIGHUP) onto two new keys: the signer, already under its
+  allow-list filter, re-reads the configuration and key directory and
+  parses them in threads; the next message is signed with the new keys;
 - sends malformed frames (short, long, unknown type, wrong digest length,
   unknown key, garbage) into the signer on a copy of one of the milter's
   channels (pidfd_getfd): each is answered REFUSED and logged by the
@@ -170,9 +173,21 @@ def main():
         c.check(os.stat("/proc/%d/mem" % signer).st_uid == 0 and status(signer, "NoNewPrivs")[:1] == ["1"],
                 "the signer is not dumpable and has no_new_privs")
 
-        # Malformed frames on a copy of one of the milter's channels.
+        # A reload under the filter: the signer reads the configuration and
+        # the new key files, parses them in threads, and signs with them.
         traffic.stop.set()
         traffic.join(30)
+        make_keys(args.signet, keys_dir, [("example.com", "ps-rsa2", "rsa", 2048), ("example.com", "ps-ed2", "ed25519")],
+                  keys_file=records)
+        dnsfunc = make_dnsfunc(load_keys_file(records))
+        m.config["stream.tx"] = {"domain": "example.com", "selector": ["ps-rsa2", "ps-ed2"]}
+        line = m.reload_and_wait("signing now with tx: ps-rsa2 ps-ed2|reload refused")
+        c.check(": reloaded," in line, "a reload through the filtered signer loads the new keys", line)
+        results = dkimpy_results(signed_message(m, "PS-reloaded"), dnsfunc)
+        c.check(sorted(t.get("s") for t, _, _ in results) == ["ps-ed2", "ps-rsa2"] and all(ok for _, ok, _ in results),
+                "the next message is signed with the reloaded keys, dkimpy verifies both", results)
+
+        # Malformed frames on a copy of one of the milter's channels.
         time.sleep(0.3)
         fds = seqpacket_fds(m.pid)
         c.check(len(fds) >= 2, "the milter holds its signer channels (SOCK_SEQPACKET)", fds)
