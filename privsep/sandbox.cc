@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -119,6 +120,19 @@ Status restrict_signer(bool allow_file_writes) {
     f.allow({SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(ftruncate)});
     for (int cmd : {F_GETLK, F_SETLK, F_SETLKW}) f.add(SCMP_ACT_ALLOW, SCMP_SYS(fcntl), {int_is(1, cmd)});
   }
+#if defined(SIGNET_SANITIZER_RUNTIME)
+  // Sanitizer builds only (make test's ASan/UBSan and TSan passes, fuzz):
+  // the runtime asks whether memory is readable by writing it into a pipe
+  // (sanitizer_common's IsAccessibleMemoryRange, which UBSan's vptr check
+  // calls on every std::thread start: refused, it reports an invalid vptr and
+  // the signer dies), asks each new thread's stack through
+  // pthread_getattr_np (sched_getaffinity), gives each an alternate signal
+  // stack (sigaltstack), reads limits and names threads (prlimit64,
+  // getrlimit, prctl), and asks whether stderr is a terminal before a report.
+  f.allow({SCMP_SYS(pipe), SCMP_SYS(pipe2), SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack), SCMP_SYS(prctl),
+           SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(mincore)});
+  f.add(SCMP_ACT_ALLOW, SCMP_SYS(ioctl), {int_is(1, TCGETS)});
+#endif
   if (f.error() != 0) {
     return permanent_error(std::string("signer process: a seccomp rule was refused: ") + std::strerror(-f.error()));
   }

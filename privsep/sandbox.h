@@ -50,6 +50,12 @@
 // (a socket + connect to any unix socket would be a way out of the process).
 // A PKCS#11 module's own syslog(3) calls share that socket; with
 // log = stderr they are refused (socket) and dropped by glibc.
+// Sanitizer builds (SIGNET_SANITIZER_RUNTIME: make test's ASan/UBSan and
+// TSan passes, the fuzz build) also allow what the sanitizer runtime does in
+// the signer: pipe/pipe2 (it probes memory through a pipe: UBSan's vptr
+// check, on every std::thread start), sched_getaffinity and sigaltstack (each
+// new thread's stack and signal stack), prlimit64/getrlimit, prctl, mincore
+// and ioctl(TCGETS) (isatty before a report). Never in a Release build.
 // Sets no_new_privs first (a filter requires it without CAP_SYS_ADMIN).
 // Fails when libseccomp or the kernel refuses the filter: the caller refuses
 // to serve.
