@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "conf/config.h"
@@ -92,7 +95,24 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
   Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
             (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
   std::vector<std::thread> threads;
-  for (int fd : fds) threads.emplace_back([&service, fd] { service.serve(fd); });
+  std::mutex mu;
+  std::condition_variable done;
+  std::size_t serving = fds.size();
+  for (int fd : fds) {
+    threads.emplace_back([&, fd] {
+      service.serve(fd);
+      std::lock_guard<std::mutex> lock(mu);
+      --serving;
+      done.notify_one();
+    });
+  }
+  // This thread writes the refusal log's summaries (privsep/signer_service.h)
+  // when their interval ends, not only at the next refusal of their kind.
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!done.wait_for(lock, std::chrono::seconds(1), [&] { return serving == 0; })) service.flush_log();
+  }
+  service.flush_log();
   for (auto& t : threads) t.join();
   return 0;
 }
