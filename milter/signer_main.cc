@@ -52,10 +52,11 @@ bool parse_fds(const std::string& text, std::vector<int>& out) {
 // The key set as the daemon would load it in-process (milter/runtime.h),
 // reusing the parse of keys whose files are unchanged since `previous`.
 Result<std::shared_ptr<const keystore::KeySnapshot>> load_keys(const std::vector<std::string>& args,
-                                                               std::shared_ptr<const keystore::KeySnapshot> previous) {
+                                                               std::shared_ptr<const keystore::KeySnapshot> previous,
+                                                               keystore::MasterKeyKeeper& master_key) {
   Runtime before;
   before.keys = std::move(previous);
-  auto rt = load_runtime(args, before.keys ? &before : nullptr);
+  auto rt = load_runtime(args, before.keys ? &before : nullptr, {}, nullptr, &master_key);
   if (!rt) return rt.error();
   return rt.value()->keys;
 }
@@ -82,8 +83,14 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
                                      "secure-heap-size");
   }
   auto log = [](std::string_view line) { Log::warn("signer: " + std::string(line)); };
-  privsep::SignerService service([&args](std::shared_ptr<const keystore::KeySnapshot> previous) { return load_keys(args, std::move(previous)); },
-                                 log);
+  // This process alone opens sealed key files: read as root now, and kept
+  // for the reloads (as `user`) that can no longer read a root-owned file.
+  keystore::MasterKeyKeeper master_key(log);
+  privsep::SignerService service(
+      [&args, &master_key](std::shared_ptr<const keystore::KeySnapshot> previous) {
+        return load_keys(args, std::move(previous), master_key);
+      },
+      log);
   if (Status s = drop_privileges(cfg.value()); !s) return refuse(s.error().message);
   // Never dumpable, whatever core-dumps says: this process is the keys.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return refuse("prctl(PR_SET_DUMPABLE) failed");
