@@ -150,8 +150,9 @@ int main(int argc, char** argv) {
   ledger::SignatureCounts counts;
   const Instruments instruments{&metrics, &counts};
   // Without the signer process this process opens sealed key files, at
-  // start as root and at every reload as `user`: the master key it read at
-  // start stays for the reloads that can no longer read a root-owned file.
+  // start as root and at every reload as `user`: the master key of its last
+  // good load (at first, the one read now) serves the reloads that can no
+  // longer read a root-owned file (keystore/sealed.h).
   keystore::MasterKeyKeeper master_key([](std::string_view line) { Log::warn(line); });
   auto first = load_runtime(args, nullptr, instruments, signer.get(), &master_key);
   if (!first) return fail(first.error().message);
