@@ -227,10 +227,10 @@ const Stream* Config::find_stream(std::string_view name) const {
   return it == stream_index.end() ? nullptr : &streams[it->second];
 }
 
-Result<keystore::LoadOptions> key_load_options(const Config& cfg) {
+Result<keystore::LoadOptions> key_load_options(const Config& cfg, keystore::MasterKeyKeeper* keeper) {
   keystore::LoadOptions o = cfg.key_options();
   if (!cfg.sealed_keys) return o;
-  auto master = keystore::load_master_key(cfg.master_key_file);
+  auto master = keeper ? keeper->load(cfg.master_key_file) : keystore::load_master_key(cfg.master_key_file);
   if (!master) return master.error();
   o.protection = keystore::Protection::Sealed;
   o.master_key = std::move(master.value());

@@ -136,7 +136,10 @@ Result<Config> load_config(int argc, const char* const* argv);
 // key_options() with key-protection applied: under sealed, the master key
 // (keystore::load_master_key: the systemd credential, else master-key-file),
 // read now, so a reload with a missing or wrong master key fails here or in
-// the load that uses it and the daemon keeps its last good key set.
-Result<keystore::LoadOptions> key_load_options(const Config& cfg);
+// the load that uses it and the daemon keeps its last good key set. With a
+// `keeper` (the process that reloads: keystore::MasterKeyKeeper) a master
+// key file closed to the process after its privilege drop gives the key the
+// keeper kept (the caller keeps the key of each good load: milter/runtime.h).
+Result<keystore::LoadOptions> key_load_options(const Config& cfg, keystore::MasterKeyKeeper* keeper = nullptr);
 
 }  // namespace signet::conf

@@ -1,8 +1,11 @@
 #include "keystore/sealed.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -68,17 +71,70 @@ Result<std::shared_ptr<const MasterKey>> read_master_key(const std::string& path
   return std::make_shared<const MasterKey>(std::move(key.value()));
 }
 
-Result<std::shared_ptr<const MasterKey>> load_master_key(const std::string& file) {
+Result<std::string> master_key_path(const std::string& file) {
   // systemd's LoadCredential[Encrypted]= puts it here, decrypted, readable by the service only.
   if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"); creds && *creds) {
-    const std::string path = std::string(creds) + "/" + kMasterKeyCredential;
-    if (::access(path.c_str(), F_OK) == 0 || file.empty()) return read_master_key(path);
+    std::string path = std::string(creds) + "/" + kMasterKeyCredential;
+    if (::access(path.c_str(), F_OK) == 0 || file.empty()) return path;
   }
   if (file.empty()) {
     return permanent_error("key-protection = sealed but there is no master key: give the service the systemd "
                            "credential signet-master-key (LoadCredentialEncrypted=) or set master-key-file");
   }
-  return read_master_key(file);
+  return file;
+}
+
+Result<std::shared_ptr<const MasterKey>> load_master_key(const std::string& file) {
+  auto path = master_key_path(file);
+  if (!path) return path.error();
+  return read_master_key(path.value());
+}
+
+namespace {
+
+// The file is there and still safe, but this process may not open it
+// (open(2): EACCES): what a root-owned 0600 file is to a process that has
+// dropped to `user`. A directory on the way closed to it too (stat fails
+// with EACCES) counts the same: nothing more can be seen from here.
+bool closed_to_this_process(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return false;
+  }
+  if (errno != EACCES) return false;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno == EACCES;
+  return S_ISREG(st.st_mode) && (st.st_mode & 077) == 0;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const MasterKey>> MasterKeyKeeper::load(const std::string& file) {
+  auto path = master_key_path(file);
+  if (!path) return path.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kept_ && path.value() == kept_from_ && closed_to_this_process(path.value())) {
+    if (!said_) {
+      said_ = true;
+      note_("master key " + path.value() + " cannot be opened by this process (uid " + std::to_string(::geteuid()) +
+            ") since it dropped privileges: reloads use the master key it read before, and a replaced master key "
+            "is not seen until the file is readable again (chown it to the daemon's user, or use the systemd "
+            "credential signet-master-key; docs/key-custody.md)");
+    }
+    return kept_;
+  }
+  auto key = read_master_key(path.value());
+  if (key) said_ = false;
+  return key;
+}
+
+void MasterKeyKeeper::keep(const std::string& file, std::shared_ptr<const MasterKey> key) {
+  auto path = master_key_path(file);
+  if (!path || !key) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_ = std::move(key);
+  kept_from_ = std::move(path.value());
 }
 
 Status write_master_key(const std::string& path, const MasterKey& key) {

@@ -26,6 +26,27 @@
 //                           variable is set (systemd LoadCredential[Encrypted]=),
 //                           else `file` (option master-key-file); fails saying
 //                           which was tried and how to provide one
+//   master_key_path(file)   which of the two load_master_key reads
+//   MasterKeyKeeper         for the process that unseals at every reload (the
+//                           in-process daemon, or the signer process):
+//     load(file)            reads as load_master_key does; when the file is
+//                           present but closed to this process (open(2) fails
+//                           with EACCES: it has dropped root since the start)
+//                           and still safe as far as stat(2) shows (regular,
+//                           no group/world bits), answers with the kept key
+//                           instead, and `note` says so once (again only
+//                           after a read has succeeded in between). A file
+//                           that can be read is read, so a replaced master key
+//                           is still noticed; a missing file, an unsafe mode,
+//                           a wrong size, or a path other than the kept key's
+//                           are refused as load_master_key refuses them
+//     keep(file, key)       after a key set loaded with `key` is taken: the
+//                           key kept from then on (its MasterKey as it is:
+//                           locked, zeroized when the last holder drops it).
+//                           So the kept key is the one of the last good load
+//                           (at first, the one read at start, as root); a
+//                           wrong master key that was read and refused never
+//                           replaces it
 //   write_master_key(path, key)  creates it 0600, never over an existing file
 //   is_sealed(bytes)        the bytes begin with the magic
 //   seal_key(pem, alg, key, domain, selector)   the sealed file's bytes
@@ -43,7 +64,9 @@
 // No message ever holds key or master-key bytes.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -79,7 +102,23 @@ enum class Protection {
 inline constexpr const char* kMasterKeyCredential = "signet-master-key";
 
 Result<std::shared_ptr<const MasterKey>> read_master_key(const std::string& path);
+Result<std::string> master_key_path(const std::string& file);
 Result<std::shared_ptr<const MasterKey>> load_master_key(const std::string& file);
+
+class MasterKeyKeeper {
+ public:
+  using Note = std::function<void(std::string_view line)>;
+  explicit MasterKeyKeeper(Note note) : note_(std::move(note)) {}
+  Result<std::shared_ptr<const MasterKey>> load(const std::string& file);
+  void keep(const std::string& file, std::shared_ptr<const MasterKey> key);
+
+ private:
+  Note note_;
+  std::mutex mu_;  // the signer's first load and a LOAD may overlap
+  std::shared_ptr<const MasterKey> kept_;
+  std::string kept_from_;  // the path it was read from
+  bool said_ = false;      // the note for the current stretch of loads that could not read
+};
 Status write_master_key(const std::string& path, const MasterKey& key);
 
 bool is_sealed(std::string_view bytes);

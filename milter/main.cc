@@ -149,7 +149,12 @@ int main(int argc, char** argv) {
   Metrics metrics;
   ledger::SignatureCounts counts;
   const Instruments instruments{&metrics, &counts};
-  auto first = load_runtime(args, nullptr, instruments, signer.get());
+  // Without the signer process this process opens sealed key files, at
+  // start as root and at every reload as `user`: the master key of its last
+  // good load (at first, the one read now) serves the reloads that can no
+  // longer read a root-owned file (keystore/sealed.h).
+  keystore::MasterKeyKeeper master_key([](std::string_view line) { Log::warn(line); });
+  auto first = load_runtime(args, nullptr, instruments, signer.get(), &master_key);
   if (!first) return fail(first.error().message);
   const conf::Config& cfg = first.value()->config;
   // The process holds private keys: no core dump (nor ptrace by other
@@ -166,6 +171,7 @@ int main(int argc, char** argv) {
 
   Log::init(cfg.log_to_stderr);
   if (Clock::injected()) Log::warn(Clock::warning());
+  if (auto w = master_key_warning(cfg)) Log::warn(*w);
   RuntimeHolder holder;
   const std::string socket = cfg.socket;
   const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
@@ -239,6 +245,7 @@ int main(int argc, char** argv) {
   Reloader reloader(holder, args, instruments, static_cast<std::int64_t>(std::time(nullptr)));
   reloader_seen = &reloader;
   if (signer) reloader.set_signer(signer.get());
+  reloader.set_master_key(&master_key);
   auto status = [&holder] {
     const auto rt = holder.current();
     return std::to_string(rt->config.streams.size()) + " streams, " + std::to_string(rt->keys->size()) + " keys";

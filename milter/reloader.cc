@@ -40,7 +40,7 @@ bool Reloader::reload(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto started = std::chrono::steady_clock::now();
   const auto current = holder_.current();
-  auto next = load_runtime(args_, current.get(), instruments_, signer_);
+  auto next = load_runtime(args_, current.get(), instruments_, signer_, master_key_);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (!next) {
     ++refused_;

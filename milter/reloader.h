@@ -39,6 +39,9 @@ class Reloader {
   // privilege-separation = on: every reload goes through the signer process
   // (milter/runtime.h). Set before start().
   void set_signer(privsep::SignerClient* signer) { signer_ = signer; }
+  // Without a signer: the process's master key keeper (milter/runtime.h),
+  // which outlives the Reloader. Set before start().
+  void set_master_key(keystore::MasterKeyKeeper* keeper) { master_key_ = keeper; }
   bool start();
   void stop();
 
@@ -55,6 +58,7 @@ class Reloader {
   std::vector<std::string> args_;
   Instruments instruments_;
   privsep::SignerClient* signer_ = nullptr;
+  keystore::MasterKeyKeeper* master_key_ = nullptr;
   std::atomic<std::int64_t> last_good_;
   std::mutex mu_;
   std::atomic<std::uint64_t> reloads_{0}, refused_{0};

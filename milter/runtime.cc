@@ -22,7 +22,8 @@ ledger::Slot* Runtime::slot(std::string_view stream, std::string_view domain, st
 }
 
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args, const Runtime* previous,
-                                                    Instruments instruments, privsep::SignerClient* signer) {
+                                                    Instruments instruments, privsep::SignerClient* signer,
+                                                    keystore::MasterKeyKeeper* master_key) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   auto cfg = conf::load_config(static_cast<int>(argv.size()), argv.data());
@@ -39,12 +40,15 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
     table = std::make_shared<const privsep::KeyTable>(std::move(loaded.value()));
     key_options->open_key = signer->key_source(table);
   } else {
-    key_options = conf::key_load_options(cfg.value());
+    key_options = conf::key_load_options(cfg.value(), master_key);
   }
   if (!key_options) return key_options.error();
   auto keys = keystore::KeySnapshot::load(cfg->key_directory, rows.value(), key_options.value(),
                                           previous && !signer ? previous->keys.get() : nullptr);
   if (!keys) return keys.error();
+  // The master key that opened a good set is the one a reload falls back on
+  // (keystore/sealed.h); a wrong one read and refused never is.
+  if (master_key && !signer && key_options->master_key) master_key->keep(cfg->master_key_file, key_options->master_key);
   auto rt = std::make_shared<Runtime>();
   rt->config = std::move(cfg.value());
   rt->keys = std::move(keys.value());

@@ -70,9 +70,15 @@ struct Runtime {
 // read here: the signer process loads the set (LOAD) and every key becomes a
 // PrivateKey::external over it; routing and windows are the same. The
 // master key is not read either: the signer alone opens sealed files.
+// Without a signer, `master_key` (the process's keystore::MasterKeyKeeper,
+// null: none) reads the master key under key-protection = sealed and keeps
+// the one of each good load, so a reload after the privilege drop still
+// opens the sealed files when the master key file is root's
+// (conf::key_load_options).
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::string>& args,
                                                     const Runtime* previous = nullptr, Instruments instruments = {},
-                                                    privsep::SignerClient* signer = nullptr);
+                                                    privsep::SignerClient* signer = nullptr,
+                                                    keystore::MasterKeyKeeper* master_key = nullptr);
 
 class RuntimeHolder {
  public:

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "conf/config.h"
@@ -49,10 +52,11 @@ bool parse_fds(const std::string& text, std::vector<int>& out) {
 // The key set as the daemon would load it in-process (milter/runtime.h),
 // reusing the parse of keys whose files are unchanged since `previous`.
 Result<std::shared_ptr<const keystore::KeySnapshot>> load_keys(const std::vector<std::string>& args,
-                                                               std::shared_ptr<const keystore::KeySnapshot> previous) {
+                                                               std::shared_ptr<const keystore::KeySnapshot> previous,
+                                                               keystore::MasterKeyKeeper& master_key) {
   Runtime before;
   before.keys = std::move(previous);
-  auto rt = load_runtime(args, before.keys ? &before : nullptr);
+  auto rt = load_runtime(args, before.keys ? &before : nullptr, {}, nullptr, &master_key);
   if (!rt) return rt.error();
   return rt.value()->keys;
 }
@@ -79,8 +83,14 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
                                      "secure-heap-size");
   }
   auto log = [](std::string_view line) { Log::warn("signer: " + std::string(line)); };
-  privsep::SignerService service([&args](std::shared_ptr<const keystore::KeySnapshot> previous) { return load_keys(args, std::move(previous)); },
-                                 log);
+  // This process alone opens sealed key files: read as root now, and kept
+  // for the reloads (as `user`) that can no longer read a root-owned file.
+  keystore::MasterKeyKeeper master_key(log);
+  privsep::SignerService service(
+      [&args, &master_key](std::shared_ptr<const keystore::KeySnapshot> previous) {
+        return load_keys(args, std::move(previous), master_key);
+      },
+      log);
   if (Status s = drop_privileges(cfg.value()); !s) return refuse(s.error().message);
   // Never dumpable, whatever core-dumps says: this process is the keys.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return refuse("prctl(PR_SET_DUMPABLE) failed");
@@ -92,7 +102,24 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
   Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
             (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
   std::vector<std::thread> threads;
-  for (int fd : fds) threads.emplace_back([&service, fd] { service.serve(fd); });
+  std::mutex mu;
+  std::condition_variable done;
+  std::size_t serving = fds.size();
+  for (int fd : fds) {
+    threads.emplace_back([&, fd] {
+      service.serve(fd);
+      std::lock_guard<std::mutex> lock(mu);
+      --serving;
+      done.notify_one();
+    });
+  }
+  // This thread writes the refusal log's summaries (privsep/signer_service.h)
+  // when their interval ends, not only at the next refusal of their kind.
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!done.wait_for(lock, std::chrono::seconds(1), [&] { return serving == 0; })) service.flush_log();
+  }
+  service.flush_log();
   for (auto& t : threads) t.join();
   return 0;
 }

@@ -7,8 +7,9 @@
 // loads the key set (privsep/signer_service.h: the first LOAD answers with
 // it), drops privileges to user/group, dies with the daemon
 // (PR_SET_PDEATHSIG), restricts itself (privsep/sandbox.h), then serves one
-// channel per fd on a thread each until the daemon closes them. Log lines
-// start with "signer: ". Returns the exit status: 2 when it cannot start
+// channel per fd on a thread each until the daemon closes them, while the
+// first thread writes the rate-limited refusal log's summaries when their
+// interval ends (flush_log, once a second). Log lines start with "signer: ". Returns the exit status: 2 when it cannot start
 // (a bad fd list, a configuration or heap it cannot set up, a refused filter).
 #pragma once
 

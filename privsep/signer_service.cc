@@ -6,7 +6,8 @@
 
 namespace signet::privsep {
 
-SignerService::SignerService(Loader load, LogLine log) : load_(std::move(load)), log_(std::move(log)) {
+SignerService::SignerService(Loader load, LogLine log, RateLimitedLog::Limits limits, RateLimitedLog::Clock now)
+    : load_(std::move(load)), refusals_(std::move(log), "refusals", limits, std::move(now)) {
   auto keys = load_(nullptr);
   if (keys) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -52,7 +53,7 @@ std::vector<std::string> SignerService::handle(std::string_view frame) {
   auto q = parse_request(frame);
   if (!q) {
     // The request id is unknown when the header is bad: 0 in the answer.
-    log_("refused a request from the milter: " + q.error().message);
+    refusals_.write("malformed", "refused a request from the milter: " + q.error().message, q.error().message);
     return {encode_refused(0, false, q.error().message)};
   }
   if (q->type == RequestType::Load) return load(q.value());
@@ -64,8 +65,10 @@ bool SignerService::sign_item(std::uint32_t id, const std::string& what, std::ui
                               std::string& out) {
   std::shared_ptr<const Generation> g;
   std::size_t index = 0;
+  bool older = false;  // an id this signer gave out once and holds no longer
   {
     std::lock_guard<std::mutex> lock(mu_);
+    older = key_id != 0 && key_id < next_id_;
     for (const auto& held : {current_, kept_}) {
       if (!held) continue;
       if (const auto it = held->row_of.find(key_id); it != held->row_of.end()) {
@@ -80,7 +83,9 @@ bool SignerService::sign_item(std::uint32_t id, const std::string& what, std::ui
     // names a key the signer no longer holds; on-error applies and the next
     // message signs.
     const std::string why = what + ": key " + std::to_string(key_id) + " is not a key this signer holds";
-    log_("refused a request from the milter: " + why);
+    // Two budgets: stale ids are what a slow message meets, unknown ones
+    // what a confused or hostile milter sends; one never hides the other.
+    refusals_.write(older ? "stale key" : "unknown key", "refused a request from the milter: " + why, why);
     out = encode_refused(id, true, why);
     return false;
   }
@@ -88,7 +93,7 @@ bool SignerService::sign_item(std::uint32_t id, const std::string& what, std::ui
   if (!sig) {
     const keystore::KeyRow& row = g->keys->row(index);
     const std::string why = "signing with " + row.domain + "/" + row.selector + " failed: " + sig.error().message;
-    log_(why);
+    refusals_.write("signing", why, why);
     out = encode_refused(id, sig.error().temporary, why);
     return false;
   }
@@ -131,7 +136,7 @@ std::vector<std::string> SignerService::load(const Request& q) {
   } else {
     auto keys = load_(now ? now->keys : nullptr);
     if (!keys) {
-      log_("key set refused, the running one stays: " + keys.error().message);
+      refusals_.write("load", "key set refused, the running one stays: " + keys.error().message, keys.error().message);
       return {encode_refused(q.id, keys.error().temporary, keys.error().message)};
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -178,7 +183,7 @@ void SignerService::serve(int fd) {
     if (static_cast<std::size_t>(n) > sizeof buf) {
       const std::string why = "signer protocol: request of " + std::to_string(n) + " bytes is longer than any valid request (" +
                               std::to_string(kMaxRequest) + ")";
-      log_("refused a request from the milter: " + why);
+      refusals_.write("malformed", "refused a request from the milter: " + why, why);
       out.push_back(encode_refused(0, false, why));
     } else {
       out = handle(std::string_view(buf, static_cast<std::size_t>(n)));

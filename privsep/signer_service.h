@@ -2,10 +2,16 @@
 // (privsep/protocol.h): it alone holds the private keys, and answers the
 // network-facing milter with signatures and a table of public facts.
 //
-// SignerService(load, log): `load(previous)` reads the key set (the signer's
-// own configuration: the same files and arguments as the daemon) and is
-// called at construction and on every LOAD after the first; `log` gets one
-// line per refused request or load, never key bytes.
+// SignerService(load, log, limits, now): `load(previous)` reads the key set
+// (the signer's own configuration: the same files and arguments as the
+// daemon) and is called at construction and on every LOAD after the first;
+// `log` gets one line per refused request or load, never key bytes — at most
+// limits.lines (10) per kind of refusal (malformed frame, key never held,
+// key of a generation no longer held, signing failure, refused load) in
+// limits.seconds (60), then one line "N more refusals in the last S s not
+// logged (last: REASON)" (base/rate_limit.h; `now` is its clock, for tests).
+// The limit is on the log only: every refused request is still answered
+// REFUSED, exactly as without it.
 //   handle(frame)  one request -> the response frames to send back:
 //     SIGN  for a key id of a generation it holds (the newest, and the one
 //           the milter's last LOAD said it still signs with): SIGNED with
@@ -26,6 +32,8 @@
 //                  channel; handle() is safe from many threads at once
 //   holds_token_keys()  whether a row of the current set is a pkcs11: key
 //                  (the seccomp filter then allows the module's file writes)
+//   flush_log()    the summary lines of intervals that have ended (the
+//                  signer process calls it every second)
 // Key ids name a loaded key, not a row of one generation: a key that a
 // reload carries over unchanged (the same PrivateKey: KeySnapshot::load
 // reuses what it parsed when the file's bytes are the same) keeps its id, so
@@ -47,6 +55,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/rate_limit.h"
 #include "base/result.h"
 #include "keystore/snapshot.h"
 #include "privsep/protocol.h"
@@ -59,10 +68,11 @@ class SignerService {
       std::function<Result<std::shared_ptr<const keystore::KeySnapshot>>(std::shared_ptr<const keystore::KeySnapshot> previous)>;
   using LogLine = std::function<void(std::string_view line)>;
 
-  SignerService(Loader load, LogLine log);
+  SignerService(Loader load, LogLine log, RateLimitedLog::Limits limits = {}, RateLimitedLog::Clock now = {});
   std::vector<std::string> handle(std::string_view frame);
   void serve(int fd);
   bool holds_token_keys() const;
+  void flush_log() { refusals_.flush(); }
 
  private:
   struct Generation {
@@ -81,7 +91,7 @@ class SignerService {
   std::vector<std::string> load(const Request& q);
 
   Loader load_;
-  LogLine log_;
+  RateLimitedLog refusals_;  // every refusal's line goes through it
   mutable std::mutex mu_;                      // guards the generations (copied out, never held while signing)
   std::shared_ptr<const Generation> current_;  // null until a load succeeds
   std::shared_ptr<const Generation> kept_;     // the one the milter still signs with, if another

@@ -36,18 +36,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import Checks, SignetMilter, dkimpy_results, load_keys_file, make_dnsfunc, make_keys, scenario_args  # noqa: E402
+from testkit import (Checks, SignetMilter, children, dkimpy_results, load_keys_file, make_dnsfunc, make_keys,  # noqa: E402
+                     scenario_args)
 from test_key_memory import der_ints, ed25519_seed, search  # noqa: E402
 from test_sealed_keys import signed_message  # noqa: E402 - one message, its added DKIM-Signature fields put in front
-
-def children(pid):
-    out = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            out += [int(x) for x in open("/proc/%d/task/%s/children" % (pid, tid)).read().split()]
-        except OSError:
-            pass
-    return out
 
 
 def status(pid, field):

@@ -9,7 +9,9 @@ refused and signing goes on with the last good keys. `signet key unseal
 --yes` gives back the same keys (the sealed bytes never held their DER),
 `signet audit` and `signet keyset check` report the plaintext keys while
 protection is on, and `signet key seal` seals them again: the same keys
-sign throughout.
+sign throughout. With user = nobody and a root-owned 0600 master key file,
+a reload after the privilege drop uses the master key read at start (and
+the signer process warns at start that a restarted signer cannot read it).
 
 usage: test_sealed_keys.py --milter PATH --signet PATH --load PATH --work DIR
 """
@@ -17,13 +19,16 @@ import base64
 import calendar
 import json
 import os
+import pwd
+import re
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import (Checks, SignetCli, SignetMilter, dkimpy_results, load_keys_file, make_dnsfunc,  # noqa: E402
-                     scenario_args, signet_verify, verify_passed)
+from testkit import (Checks, SignetCli, SignetMilter, children, dkimpy_results, load_keys_file,  # noqa: E402
+                     make_dnsfunc, scenario_args, signet_verify, verify_passed)
 
 BODY = b"sealed keys sign this\r\n"
 
@@ -82,6 +87,115 @@ def selector_line_keys(c, args, master, now):
     milter.config["key-protection"] = "plain"
     rc, out = milter.check_config()
     c.check(rc == 0, "and signet-milter loads it under plain", out)
+
+
+def selectors(msg):
+    return sorted(m.decode() for m in re.findall(rb"\bs=([A-Za-z0-9._-]+)", msg))
+
+
+def root_owned_master_key(c, args, now):
+    """user = nobody, master-key-file root's and 0600, key files nobody's: the
+    process that unseals (the daemon, or the signer process) reads the master
+    key as root at start; a reload as nobody cannot open it and uses the key
+    it read then, so a rotated key comes in (it was refused before). A missing
+    file or an unsafe mode is still refused, a readable replaced master key is
+    still noticed, the note is logged once; with the signer process a warning
+    at start says a restarted signer cannot read the file, which a killed
+    signer then shows."""
+    work = os.path.join(os.path.abspath(args.work), "root_master")
+    os.makedirs(work)
+    os.chmod(work, 0o755)
+    nobody = pwd.getpwnam("nobody")
+    master = os.path.join(work, "master.key")
+    subprocess.run([args.signet, "key", "master-key", "--out", master], check=True, capture_output=True)
+    stream = {"domain": "example.com", "owner": "ops", "propagation-delay": "1h"}
+    cli = SignetCli(args.signet, work, {"key-protection": "sealed", "master-key-file": master, "stream.tx": stream})
+
+    def give_keys_to_nobody():
+        for root, dirs, files in os.walk(cli.keys):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), nobody.pw_uid, nobody.pw_gid)
+        os.chown(cli.keys, nobody.pw_uid, nobody.pw_gid)
+
+    rc, out, err = cli(["key", "new", "--stream", "tx", "--algorithm", "ed25519"], now - 3 * 3600)
+    c.check(rc == 0, "root-owned master key: key new", err)
+    rc, out, err = cli(["key", "rotate", "--stream", "tx", "--force"], now - 2 * 3600)
+    c.check(rc == 0, "root-owned master key: the first key active", err)
+    give_keys_to_nobody()
+    config = {"key-directory": cli.keys, "key-protection": "sealed", "master-key-file": master, "user": "nobody",
+              "group": "nogroup", "internal-hosts": "127.0.0.1", "dns-check": False, "stream.tx": stream,
+              "rule.tx": {"stream": "tx"}}
+    if args.privilege_separation:
+        config["privilege-separation"] = True
+    milter = SignetMilter(args.milter, work, config, name="milter")
+    note = "cannot be opened by this process"
+    warning = "a signer process restarted after a crash runs as nobody"
+    with milter:
+        first = selectors(signed_message(milter, "R1"))
+        c.check(len(first) == 1, "root-owned master key: signs as nobody with the key read at start", first)
+        log = milter.log()
+        if args.privilege_separation:
+            c.check(warning in log and "chown nobody " + master in log and "signet-master-key" in log,
+                    "a warning at start: a restarted signer cannot read the root-owned master key, and the fix",
+                    milter.log_tail())
+        else:
+            c.check(warning not in log, "no restarted-signer warning without the signer process", milter.log_tail())
+
+        # The standby becomes the active key, a new standby is written.
+        rc, out, err = cli(["key", "rotate", "--stream", "tx", "--force"], now - 3600)
+        c.check(rc == 0, "root-owned master key: key rotate", err)
+        give_keys_to_nobody()
+        try:
+            line = milter.reload_and_wait(": reloaded,|reload refused")
+        except Exception as e:  # noqa: BLE001 - the check says what happened
+            line = str(e)
+        c.check(": reloaded," in line, "a reload as nobody with a root-owned 0600 master key file is taken", line)
+        after = selectors(signed_message(milter, "R2"))
+        c.check(len(after) == 1 and after != first, "the rotated key signs after that reload", (first, after))
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check(": reloaded," in line and milter.log().count(note) == 1,
+                "the master key read at start is used, said once, not per reload", milter.log_tail())
+
+        os.rename(master, master + ".away")
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check("reload refused" in line and "No such file" in line, "a missing master key file is still refused", line)
+        os.rename(master + ".away", master)
+        os.chmod(master, 0o640)
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check("reload refused" in line, "a master key file of mode 0640 is still refused", line)
+        os.chmod(master, 0o600)
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check(": reloaded," in line, "mode 0600 again: the reload is taken", line)
+
+        # Readable by nobody: read anew, so a replaced master key is noticed.
+        os.rename(master, master + ".good")
+        subprocess.run([args.signet, "key", "master-key", "--out", master], check=True, capture_output=True)
+        os.chown(master, nobody.pw_uid, nobody.pw_gid)
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check("does not open with this master key" in line,
+                "a replaced master key nobody can read is noticed at the reload", line)
+        os.replace(master + ".good", master)
+        line = milter.reload_and_wait(": reloaded,|reload refused")
+        c.check(": reloaded," in line, "the root-owned right master key back: the reload is taken", line)
+        c.check(signed_message(milter, "R3").count(b"DKIM-Signature:") == 1, "and it signs", milter.log_tail())
+        secret = open(master, "rb").read()
+        log = milter.log()
+        c.check(secret.hex() not in log and base64.b64encode(secret).decode() not in log,
+                "no master key bytes in the log (hex or base64)")
+
+        if args.privilege_separation:
+            # What the warning says: a signer restarted as nobody cannot read it.
+            signer = children(milter.pid)
+            before = len(milter.log_lines())
+            for pid in signer:
+                os.kill(pid, signal.SIGKILL)
+            try:
+                line, _ = milter.wait_log("Permission denied", after=before, timeout=20)
+            except Exception as e:  # noqa: BLE001
+                line = str(e)
+            c.check(len(signer) == 1 and "Permission denied" in line,
+                    "a signer restarted after a kill cannot read the root-owned master key", line)
+    milter.stop()
 
 
 def main():
@@ -234,6 +348,7 @@ def main():
         signs("S6", "after seal, the same keys sign")
     c.check(milter.returncode == 0, "signet-milter stops cleanly", milter.log_tail())
     selector_line_keys(c, args, master, now)
+    root_owned_master_key(c, args, now)
     sys.exit(c.finish())
 
 

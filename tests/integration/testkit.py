@@ -161,6 +161,18 @@ def unix_listening(path):
     return False
 
 
+def children(pid):
+    """The pids of pid's children (each of its threads' /proc children list):
+    signet-milter's signer process under privilege-separation = on."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            out += [int(x) for x in open("/proc/%d/task/%s/children" % (pid, tid)).read().split()]
+        except OSError:
+            pass
+    return out
+
+
 def wait_listening(where, proc=None, timeout=10):
     """Wait until a TCP port (int) or unix socket (path) listens; False when
     the timeout passes or proc (if given) exits first."""

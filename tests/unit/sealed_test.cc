@@ -1,13 +1,18 @@
 // keystore/sealed.h: sealed key files. A sealed file opens only with its
 // master key and only as the selector it was sealed for; every malformed
 // file is refused with a message, never a crash; the loaders refuse the form
-// the protection does not allow; seal and unseal go through the transaction.
+// the protection does not allow; seal and unseal go through the transaction;
+// the MasterKeyKeeper gives the kept master key to a reload after the
+// privilege drop, and only then.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <string_view>
+#include <vector>
 
 #include "keystore/key_directory.h"
 #include "keystore/key_file.h"
@@ -361,4 +366,96 @@ TEST(Sealed, ASealWithTheWrongMasterKeyChangesNothing) {
   EXPECT_TRUE(has(done.error().message, "wrong master key"));
   EXPECT_EQ(signet::testing::read_file(dir + "/manifest"), manifest);
   EXPECT_TRUE(change.created().empty());
+}
+
+namespace {
+
+// seteuid(2) to nobody and back: what a reload after the privilege drop is
+// to a file (root can take its effective uid back; the daemon cannot).
+struct AsNobody {
+  AsNobody() { ok = ::seteuid(65534) == 0; }
+  ~AsNobody() {
+    if (ok) {
+      EXPECT_EQ(::seteuid(0), 0);
+    }
+  }
+  bool ok = false;
+};
+
+bool same_key(const MasterKey& a, const MasterKey& b) {
+  return std::memcmp(a.data(), b.data(), MasterKey::kSize) == 0;
+}
+
+}  // namespace
+
+TEST(MasterKeyKeeper, AFileClosedAfterThePrivilegeDropGivesTheKeptKeySaidOnce) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (seteuid to nobody and back)";
+  const std::string dir = signet::testing::temp_dir("keeper");
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);  // nobody may look in; the file itself is root's 0600
+  const std::string path = dir + "/master.key";
+  auto original = MasterKey::generate().value();
+  ASSERT_TRUE(write_master_key(path, original).ok());
+  std::vector<std::string> notes;
+  MasterKeyKeeper keeper([&notes](std::string_view l) { notes.emplace_back(l); });
+
+  {
+    AsNobody drop;
+    ASSERT_TRUE(drop.ok);
+    auto before_any = keeper.load(path);  // nothing kept yet: refused as today
+    ASSERT_FALSE(before_any.ok());
+    EXPECT_TRUE(has(before_any.error().message, "Permission denied")) << before_any.error().message;
+  }
+  auto at_start = keeper.load(path);
+  ASSERT_TRUE(at_start.ok()) << at_start.error().message;
+  keeper.keep(path, at_start.value());
+  {
+    AsNobody drop;
+    ASSERT_TRUE(drop.ok);
+    for (int reload = 0; reload < 3; ++reload) {
+      auto r = keeper.load(path);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      EXPECT_TRUE(same_key(**r, original));
+    }
+  }
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_TRUE(has(notes[0], path) && has(notes[0], "cannot be opened by this process")) << notes[0];
+
+  // Refused as without a keeper: an unsafe mode, a missing file, another path.
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  {
+    AsNobody drop;
+    EXPECT_FALSE(keeper.load(path).ok());
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::rename(path.c_str(), (path + ".away").c_str()), 0);
+  {
+    AsNobody drop;
+    EXPECT_FALSE(keeper.load(path).ok());
+  }
+  ASSERT_EQ(::rename((path + ".away").c_str(), path.c_str()), 0);
+  ASSERT_EQ(::link(path.c_str(), (dir + "/other.key").c_str()), 0);
+  {
+    AsNobody drop;
+    EXPECT_FALSE(keeper.load(dir + "/other.key").ok());
+  }
+
+  // Readable: read anew, so a replaced master key is noticed; a load that
+  // is not kept (its key set refused) leaves the kept key as it was.
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  auto replaced = MasterKey::generate().value();
+  ASSERT_TRUE(write_master_key(path, replaced).ok());
+  auto now = keeper.load(path);
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE(same_key(**now, replaced));
+  {
+    AsNobody drop;
+    auto r = keeper.load(path);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(same_key(**r, original));
+  }
+  EXPECT_EQ(notes.size(), 2u);  // a read succeeded in between: said again
+  for (const std::string& n : notes) {
+    const std::string raw(reinterpret_cast<const char*>(original.data()), MasterKey::kSize);
+    EXPECT_FALSE(has(n, raw));
+  }
 }

@@ -1,8 +1,9 @@
 // The signer process's service (privsep/signer_service.h) over a real
 // SOCK_SEQPACKET socketpair: it signs exactly the digest for a key it holds,
-// refuses and logs malformed requests and keys it does not hold, keeps the
-// generation the milter still signs with across a reload, and keeps its keys
-// when a reload is refused.
+// refuses and logs malformed requests and keys it does not hold (the log
+// rate-limited per kind, every request still refused), keeps the generation
+// the milter still signs with across a reload, and keeps its keys when a
+// reload is refused.
 #include "privsep/signer_service.h"
 
 #include <gtest/gtest.h>
@@ -45,11 +46,13 @@ struct Served {
   Keys keys;
   std::mutex mu;  // the serving thread logs, the test reads
   std::vector<std::string> logged;
+  std::atomic<std::int64_t> now{1000};  // the refusal log's clock (base/rate_limit.h)
   SignerService service{[this](std::shared_ptr<const keystore::KeySnapshot> previous) { return keys.load(std::move(previous)); },
                         [this](std::string_view l) {
                           std::lock_guard<std::mutex> lock(mu);
                           logged.emplace_back(l);
-                        }};
+                        },
+                        RateLimitedLog::Limits{10, 60}, [this] { return now.load(); }};
   std::vector<std::string> lines() {
     std::lock_guard<std::mutex> lock(mu);
     return logged;
@@ -154,6 +157,53 @@ TEST(SignerService, RefusesAndLogsMalformedRequests) {
   EXPECT_NE(lines[2].find("20 digest bytes"), std::string::npos) << lines[2];
   // Still serving.
   EXPECT_EQ(s.sign(1).type, ResponseType::Signed);
+}
+
+TEST(SignerService, RateLimitsItsRefusalLogButRefusesEveryRequest) {
+  Served s;
+  ASSERT_EQ(s.load().type, ResponseType::TableEnd);
+  Request q;
+  q.key_id = 1;
+  const std::string short_frame = encode_request(q).substr(0, 7);
+  for (int i = 0; i < 15; ++i) {
+    auto r = s.ask(short_frame);
+    ASSERT_EQ(r.size(), 1u) << i;
+    EXPECT_EQ(r[0].type, ResponseType::Refused) << i;
+  }
+  std::vector<std::string> lines = s.lines();
+  ASSERT_EQ(lines.size(), 10u);
+  for (const std::string& l : lines) EXPECT_NE(l.find("refused a request from the milter: "), std::string::npos) << l;
+  // Another kind has its own budget: keys never held are logged while
+  // malformed frames are only counted.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(s.sign(9).type, ResponseType::Refused);
+  lines = s.lines();
+  ASSERT_EQ(lines.size(), 13u);
+  EXPECT_NE(lines[12].find("key 9 is not a key this signer holds"), std::string::npos) << lines[12];
+  s.service.flush_log();  // the interval has not ended: nothing yet
+  EXPECT_EQ(s.lines().size(), 13u);
+  s.now += 60;
+  s.service.flush_log();
+  lines = s.lines();
+  ASSERT_EQ(lines.size(), 14u);
+  EXPECT_EQ(lines[13].rfind("5 more refusals in the last 60 s not logged (last: signer protocol: ", 0), 0u) << lines[13];
+  // A new interval logs again.
+  EXPECT_EQ(s.ask(short_frame).at(0).type, ResponseType::Refused);
+  lines = s.lines();
+  ASSERT_EQ(lines.size(), 15u);
+  EXPECT_NE(lines[14].find("refused a request from the milter: "), std::string::npos) << lines[14];
+  EXPECT_EQ(s.sign(1).type, ResponseType::Signed);
+}
+
+TEST(SignerService, AStaleKeyAndAnUnknownOneHaveTheirOwnBudgets) {
+  Served s;
+  ASSERT_EQ(s.load().generation, 1u);
+  ASSERT_EQ(s.load(0).generation, 2u);
+  ASSERT_EQ(s.load(0).generation, 3u);  // a new key each time: ids 1 and 2 given out, no longer held
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(s.sign(5).type, ResponseType::Refused);  // never given out
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(s.sign(1).type, ResponseType::Refused);
+  const std::vector<std::string> lines = s.lines();
+  ASSERT_EQ(lines.size(), 20u);
+  EXPECT_NE(lines[10].find("key 1 is not a key this signer holds"), std::string::npos) << lines[10];
 }
 
 Request sign_many(std::vector<std::uint64_t> key_ids, std::uint32_t id) {
