@@ -2,7 +2,7 @@
 //
 // Clock::now(): the Unix time. In production it is time(2). Every reader of
 // "now" in the daemon goes through it: the Session's t= and key choice (the
-// callbacks pass it to end_of_headers/end_of_message), the reloader's
+// MTA connection passes it to end_of_headers/end_of_message), the reloader's
 // schedule, the DNS watch's upcoming keys, the metrics' cutover countdowns
 // and the ledger's day (which comes from the `now` a signature was made at).
 //

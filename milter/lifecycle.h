@@ -1,33 +1,31 @@
 // milter/lifecycle.h — signals and shutdown, done the way an MTA needs them.
 //
-// libmilter's own signal thread treats SIGTERM and SIGHUP as "stop": with
-// Debian's libmilter (worker pool) a connection waiting for the MTA's next
-// command is then never served again and is dropped at exit, so a message in
-// flight is lost to the MTA's default action, and SIGHUP kills the daemon.
-// signet-milter links libmilter statically and wraps sigwait() so libmilter
-// only sees SIGINT (immediate abort, for debugging); this module's thread
-// takes the others:
-//   SIGTERM  stop accepting (new connections are closed as soon as they are
-//            accepted), serve the connections already open until they close
-//            or shutdown-timeout passes, then smfi_stop(), and SIGUSR2 to the
-//            thread in smfi_main so libmilter's listener stops at once
-//            (it would otherwise sleep out its 5 s poll): smfi_main returns.
+// One thread takes the signals (sigwait), every other thread blocks them:
+//   SIGTERM  drain: the milter socket stops accepting (an MTA's connect is
+//            refused, and its milter_default_action applies), the connections
+//            already open are served until they close or shutdown-timeout
+//            passes, then the rest are closed (their messages abandoned,
+//            logged) and MilterServer::serve() returns.
+//   SIGINT   the same without the wait: open connections are closed now.
 //   SIGHUP   reload(): a new configuration and key set, validated whole and
 //            swapped in atomically; on any problem the running one stays and
 //            the reason is logged.
 //
-// start(reload, shutdown_timeout): REQUIRES: called once, before smfi_main
-// (the signal mask it sets is inherited by libmilter's threads).
-// stop_lifecycle(): after smfi_main returns: ends and joins the thread, so
+// start_lifecycle(reload, server, shutdown_timeout): REQUIRES: called once,
+// before the threads it should cover start (the signal mask it sets is
+// inherited), and `server` outlives stop_lifecycle().
+// stop_lifecycle(): after serve() returns: ends and joins the thread, so
 // nothing it allocated (OpenSSL keeps per-thread state) outlives main.
-// draining(): whether SIGTERM has been received (read by the accept wrapper).
+// draining(): whether SIGTERM or SIGINT has been received.
 #pragma once
 
 #include <functional>
 
 namespace signet::milter {
 
-bool start_lifecycle(std::function<void()> reload, int shutdown_timeout_seconds);
+class MilterServer;
+
+bool start_lifecycle(std::function<void()> reload, MilterServer& server, int shutdown_timeout_seconds);
 void stop_lifecycle();
 bool draining();
 

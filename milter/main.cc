@@ -3,15 +3,15 @@
 // Start-up order matters for security: configuration and every key are read
 // and validated first (refusing to start on any problem), then the socket is
 // opened, then privileges are dropped to `user`/`group`, and only then does
-// libmilter start taking connections. SIGTERM: libmilter stops accepting,
-// messages in flight finish (up to shutdown-timeout), the ledger is flushed,
+// the milter server (milter/server.h) start taking connections. SIGTERM: it
+// stops accepting, messages in flight finish (up to shutdown-timeout), the ledger is flushed,
 // exit 0. The metrics endpoint (metrics-listen) is bound with the milter
 // socket, before privileges drop; it and the ledger's flusher start after the
 // signal mask is set, like every other thread.
 #include <grp.h>
-#include <libmilter/mfapi.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,9 +32,7 @@
 
 #include "conf/config.h"
 #include "ledger/writer.h"
-#include "milter/callbacks.h"
 #include "milter/clock.h"
-#include "milter/conn_wrap.h"
 #include "milter/dns_watch.h"
 #include "milter/lifecycle.h"
 #include "milter/log.h"
@@ -44,6 +42,7 @@
 #include "milter/privileges.h"
 #include "milter/reloader.h"
 #include "milter/runtime.h"
+#include "milter/server.h"
 #include "milter/signer_main.h"
 #include "privsep/client.h"
 #include "signer/secure_memory.h"
@@ -55,8 +54,8 @@ namespace {
 
 // Resident memory stays flat (issue 12; bench/memory.py measures it). glibc
 // gives a thread that finds every arena locked an arena of its own, up to 8
-// per core, and libmilter runs each connection's commands on whichever pool
-// thread is free: over a long run more arenas come into use, each keeping the
+// per core, and each connection runs on a thread of the server's pool
+// (milter/server.h): over a long run more arenas come into use, each keeping the
 // pages its thread last touched (a 64 KB body chunk, a signature's OpenSSL
 // state). Measured on 2 cores with glibc's default: +208 KB over 100 000
 // messages and +52-100 KB for one 50 MB message, spread over 7-8 arenas; with
@@ -78,14 +77,6 @@ int fail(const std::string& what) {
   return 2;
 }
 
-std::string unix_socket_path(const std::string& spec) {
-  for (const char* prefix : {"unix:", "local:"}) {
-    if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
-  }
-  if (!spec.empty() && spec[0] == '/') return spec;
-  return {};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +91,10 @@ int main(int argc, char** argv) {
     rest.insert(rest.end(), argv + 3, argv + argc);
     return signer_main(argv[2], rest);
   }
+  // A write to an MTA or scraper that went away is an error to handle, not
+  // a signal that ends the daemon (the milter socket sends with MSG_NOSIGNAL;
+  // this covers every other socket and pipe).
+  (void)::signal(SIGPIPE, SIG_IGN);
   const std::vector<std::string> args(argv, argv + argc);
   auto loaded = conf::load_config(argc, argv);
   if (!loaded) return fail(loaded.error().message);
@@ -123,7 +118,7 @@ int main(int argc, char** argv) {
   if (separated) {
     privsep::SignerClient::Options o;
     o.args = args;
-    // One channel per signing thread of the signer; libmilter's threads beyond
+    // One channel per signing thread of the signer; connection threads beyond
     // that wait for a free one, and each wait is a futex sleep and wake more
     // per signature. Four per core, at least 8: on 2 cores at 8 connections,
     // 8 channels signed 4-5% more messages/s than 4 in three interleaved runs
@@ -179,16 +174,18 @@ int main(int argc, char** argv) {
   if (settings.streams.empty()) Log::warn("no [stream.NAME] is defined: nothing will be signed (see signet.conf(5))");
   holder.replace(std::move(first.value()));
 
-  if (!register_callbacks(&holder)) return fail("smfi_register failed (libmilter version mismatch?)");
-  if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) return fail("bad socket " + socket);
-  smfi_settimeout(settings.timeout);
-  // libmilter drops a connection whose packet exceeds 64 KB before any
-  // callback runs; let header fields up to max-header-bytes through so our own
-  // limit applies, with the on-error policy and a log line.
-  smfi_setmaxdatasize(std::max<std::size_t>(65535, settings.max_header_bytes + 4096));
-  if (smfi_opensocket(true) != MI_SUCCESS) {
-    return fail("cannot open socket " + socket + " (in use, or a directory that does not exist?)");
-  }
+  MilterServer::Options server_options;
+  server_options.timeout_seconds = settings.timeout;
+  // A packet over the limit closes the connection before any of it is read
+  // as a command: let header fields up to max-header-bytes through so our
+  // own limit applies, with the on-error policy and a log line. +1: the
+  // command byte.
+  server_options.max_packet = std::max<std::size_t>(65535, settings.max_header_bytes + 4096) + 1;
+  server_options.max_connections = settings.max_connections;
+  server_options.spare_threads = std::clamp<std::size_t>(2 * std::thread::hardware_concurrency(), 4, 64);
+  auto listening = MilterServer::listen(socket, server_options);
+  if (!listening) return fail(listening.error().message);
+  MilterServer& server = *listening.value();
   // What a scrape reads; the reloader and the ledger writer exist by the
   // time the endpoint serves (start() below).
   Reloader* reloader_seen = nullptr;
@@ -199,7 +196,7 @@ int main(int argc, char** argv) {
     in.runtime = holder.current_for_scrape();  // never the lock a message takes
     in.hidden = holder.hidden_for_scrape();
     in.now = Clock::now();
-    in.connections_open = active_connections();
+    in.connections_open = server.open_connections();
     if (reloader_seen) {
       in.reloads_ok = reloader_seen->reloads();
       in.reloads_refused = reloader_seen->refused();
@@ -217,7 +214,7 @@ int main(int argc, char** argv) {
     if (!bound) return fail(bound.error().message);
     metrics_server = std::move(bound.value());
   }
-  const std::string path = unix_socket_path(socket);
+  const std::string& path = server.unix_path();
   if (!path.empty() && ::geteuid() == 0 && (!settings.user.empty() || !settings.group.empty())) {
     // The MTA connects as its own user: give the socket to signet's group.
     const passwd* pw = settings.user.empty() ? nullptr : ::getpwnam(settings.user.c_str());
@@ -255,7 +252,7 @@ int main(int argc, char** argv) {
     reloader.reload("SIGHUP");  // on failure the running key set stays: ready again either way
     notify::ready(status());
   };
-  if (!start_lifecycle(reload, settings.shutdown_timeout)) return fail("cannot set up signal handling");
+  if (!start_lifecycle(reload, server, settings.shutdown_timeout)) return fail("cannot set up signal handling");
   if (signer) {
     // A signer that dies is started again and the key set reloaded through
     // it. After the signal mask is set, like every thread.
@@ -279,26 +276,11 @@ int main(int argc, char** argv) {
   if (metrics_server) metrics_server->start();
   DnsWatch dns_watch(holder);
   if (!dns_watch.start()) Log::warn("cannot start the DNS check of upcoming keys");
-  // Connections the MTA holds open without sending anything for `timeout`
-  // are shut down, so a message never ended cannot pin memory forever.
-  std::atomic<bool> reaping{true};
-  std::thread reaper([&reaping, timeout = settings.timeout] {
-    while (reaping.load()) {
-      for (int i = 0; i < 10 && reaping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (const int n = close_idle_connections(timeout); n > 0) {
-        Log::warn(std::to_string(n) + " MTA connection(s) silent for " + std::to_string(timeout) +
-                  "s (timeout): closed, their messages abandoned");
-      }
-    }
-  });
-
   Log::info("started: socket " + socket + ", " + std::to_string(settings.streams.size()) + " streams" +
             (settings.metrics_listen.empty() ? "" : ", metrics on " + settings.metrics_listen) +
             (settings.ledger_file.empty() ? "" : ", ledger " + settings.ledger_file));
   notify::ready("signing: " + status() + ", socket " + socket);
-  const int rc = smfi_main();  // returns after SIGTERM's drain (milter/lifecycle.h)
-  reaping = false;
-  reaper.join();
+  server.serve(holder);  // returns after SIGTERM's drain (milter/lifecycle.h)
   stop_lifecycle();
   reloader.stop();
   if (signer) signer->stop();
@@ -306,6 +288,7 @@ int main(int argc, char** argv) {
   if (metrics_server) metrics_server->stop();
   if (ledger_writer) ledger_writer->stop();  // the last interval's counts: a clean stop loses none
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
+  listening.value().reset();  // the socket closed, a unix socket file removed
   Log::info("stopped");
-  return rc == MI_SUCCESS ? 0 : 1;
+  return 0;
 }

@@ -1,5 +1,5 @@
 // milter/session.h — one SMTP connection's messages, from the MTA's events to
-// the DKIM-Signature headers to insert. No libmilter here: callbacks.cc feeds
+// the DKIM-Signature headers to insert. No protocol here: mta_connection.cc feeds
 // it, and tests drive it directly.
 //
 // The path of one message:

@@ -1,5 +1,5 @@
 // The milter session (milter/session.h) driven by MTA events in any order,
-// through the same glue as milter/callbacks.cc (no libmilter): negotiate,
+// as milter/mta_connection.cc drives it (without the wire): negotiate,
 // connect, macros, MAIL FROM, headers, end of headers, body chunks, end of
 // message, abort, close; plus the clock, the hidden-key set (the DNS watch)
 // and a reload to another configuration between events.
@@ -140,7 +140,7 @@ bool named(std::string_view wire, std::string_view lower) {
   return lowered(name) == lower;
 }
 
-// The glue's view of one connection (milter/callbacks.cc's Connection and
+// The view of one connection (milter/mta_connection.h's state and
 // macros) and the harness's model of the message in progress.
 struct Connection {
   Connection() { session.set_leading_space(leading_space); }  // as negotiate leaves them: agreed
