@@ -190,7 +190,7 @@ def postfix_by_daemon(before, after):
 
 def milter_cpu(pid):
     """CPU seconds of the milter process (all its threads, the ended ones
-    too: libmilter runs a thread per connection, so most of them have
+    too: signet and libmilter (OpenDKIM) run a thread per connection, so most of them have
     ended), plus live children. Only /proc/PID/stat has the ended threads'
     time, in clock ticks: a run's figure is good to 1/TICK s, i.e. 0.08 ms
     per message over 120 messages."""

@@ -124,7 +124,7 @@ const std::array kOptions = {
                "Postfix {daemon_name} values (milter_macro_daemon_name) whose mail we originate",
                [](Config& c, const Value& v) { return add_names(c.trusted_services, v); }},
     OptionSpec{"timeout", Scope::Global, Kind::Duration, "300", 1, kDay, nullptr, false,
-               "how long libmilter waits on the MTA",
+               "how long signet waits on the MTA (a connection silent this long is closed)",
                &number<&Config::timeout>},
     OptionSpec{"max-headers", Scope::Global, Kind::Count, "1000", 1, 1'000'000, nullptr, false,
                "header fields per message; over it the on-error policy applies",

@@ -114,6 +114,7 @@ def main():
     write("fuzz_session", "two-messages", both[:len(both) // 2] + bytes([ABORT]) + both + both[2:])
     write("fuzz_session", "out-of-order", bytes([HEADER]) + s(b"From") + s(b" a@example.com") + bytes([EOH, BODY]) +
           s(b"x\r\n") + bytes([EOM, ABORT]) + both)
+    milter_wire_seeds(m1)
     for c in (b"relaxed/relaxed", b"simple", b"relaxed/simple", b"simple/relaxed"):
         write("fuzz_header", "canon-" + c.decode().replace("/", "-"), c)
 
@@ -127,6 +128,37 @@ def main():
             write("fuzz_signature", "%s-%d" % (key.replace(" ", "-").replace("/", "-"), k), value.encode())
     pkcs11_seeds()
     sealed_seeds()
+
+
+def packet(cmd, data=b""):
+    return struct.pack(">I", len(data) + 1) + cmd + data
+
+
+def nul(*parts):
+    return b"".join(p + b"\0" for p in parts)
+
+
+def milter_wire_seeds(msg):
+    """What Postfix 3.7 sends signet-milter for one message (milter8.c), after
+    its option negotiation: the first byte is fuzz_milter_wire's piece size."""
+    fields, body = split(msg)
+    conv = packet(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
+    conv += packet(b"D", b"C" + nul(b"{daemon_name}", b"submission", b"{client_addr}", b"192.0.2.7"))
+    conv += packet(b"C", nul(b"client.example") + b"4" + struct.pack(">H", 1234) + nul(b"192.0.2.7"))
+    conv += packet(b"D", b"M" + nul(b"{auth_authen}", b"carol", b"{mail_addr}", b"carol@example.com"))
+    conv += packet(b"M", nul(b"<carol@example.com>"))
+    for n, v in fields:
+        conv += packet(b"L", nul(n, v))
+    conv += packet(b"D", b"N" + nul(b"i", b"Q1")) + packet(b"N")
+    for i in range(0, len(body), 4096):
+        conv += packet(b"D", b"B") + packet(b"B", body[i:i + 4096])
+    conv += packet(b"E")
+    write("fuzz_milter_wire", "postfix-message", b"\0" + conv)
+    write("fuzz_milter_wire", "postfix-message-pieces", b"\x07" + conv)
+    write("fuzz_milter_wire", "two-messages-abort-quit-nc", b"\0" + conv[:len(conv) // 2] + packet(b"A") + conv[17:] +
+          packet(b"K") + conv[17:] + packet(b"Q"))
+    old = packet(b"O", struct.pack(">III", 2, 0x3F, 0x7F)) + conv[17:]
+    write("fuzz_milter_wire", "version-2-mta", b"\x01" + old)
 
 
 # RFC 7512 URIs as signet's docs and tests write them, and the edges of §2.3.

@@ -140,7 +140,7 @@ def classify(hits):
 # (ossl_rsaz_mod_exp_avx512_x2, both halves at once) copies the two CRT
 # exponents into a buffer on the signing thread's stack for the length of
 # one exponentiation and cleanses it after: a search during signing can see
-# dmp1 and dmq1 (limbs, little-endian) on a libmilter thread's stack (an
+# dmp1 and dmq1 (limbs, little-endian) on a connection thread's stack (an
 # anonymous 8 MiB mapping). Seen on this machine, never after signing stops.
 RSAZ_IFMA = "avx512ifma" in open("/proc/cpuinfo").read().split()
 IN_FLIGHT = ("dmp1 little-endian", "dmq1 little-endian")

@@ -14,7 +14,7 @@
   to root: no core dump, no ptrace by its own user), unless core-dumps = true.
 - A key file owned by another user (neither root, the daemon's user nor the
   key directory's owner) is refused at start with the reason.
-- SIGTERM stops an idle daemon at once (not after libmilter's 5 s poll).
+- SIGTERM stops an idle daemon at once (no accept() left to sleep out a poll).
 - No key material in the log.
 """
 import os
@@ -111,8 +111,8 @@ def main():
         t0 = time.monotonic()
         rc = idle.stop()
         took = time.monotonic() - t0
-    c.check(rc == 0 and took < 2, "SIGTERM on an idle daemon: exit 0 in %.2fs (libmilter's listener woken, "
-            "not left to sleep out its 5 s poll)" % took)
+    c.check(rc == 0 and took < 2, "SIGTERM on an idle daemon: exit 0 in %.2fs (the threads waiting in accept() "
+            "woken, not left to sleep out a poll)" % took)
 
     # -------------------------------------------------------------- privilege
     priv = SignetMilter(args.milter, args.work, dict(base, user="nobody", group="nogroup"), name="priv")
