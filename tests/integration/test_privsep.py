@@ -11,7 +11,10 @@ through it over SOCK_SEQPACKET socketpairs. As root, this test:
   both byte orders) and the Ed25519 seed: none found; the same search in the
   signer process finds them (the search works);
 - checks the signer is not dumpable, runs as the configured user's uid, and
-  is under a seccomp filter (/proc/PID/status Seccomp: 2);
+  is under a seccomp filter (/proc/PID/status Seccomp: 2); each of its
+  channel threads runs on a locked, never-dumped stack (the mapping holding
+  the thread's stack pointer has VmFlags lo and dd) and has used under half
+  of it (read through /proc/PID/mem);
 - reloads (SIGHUP) onto two new keys: the signer, already under its
   allow-list filter, re-reads the configuration and key directory and
   parses them in threads; the next message is signed with the new keys;
@@ -47,6 +50,41 @@ def status(pid, field):
         if line.startswith(field + ":"):
             return line.split(":", 1)[1].split()
     return []
+
+
+def thread_stacks(pid):
+    """tid -> (lo, hi, VmFlags) of the mapping holding that thread's stack
+    pointer, for each thread of pid blocked in a syscall
+    (/proc/PID/task/TID/syscall: "nr a1..a6 sp pc"; root reads it even when
+    pid is not dumpable)."""
+    maps = []
+    for line in open("/proc/%d/smaps" % pid):
+        head = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+        if head:
+            maps.append([int(head.group(1), 16), int(head.group(2), 16), ""])
+        elif line.startswith("VmFlags:") and maps:
+            maps[-1][2] = line.split(":", 1)[1].split()
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            parts = open("/proc/%d/task/%s/syscall" % (pid, tid)).read().split()
+        except OSError:
+            continue
+        if len(parts) < 9:
+            continue  # "running": no stack pointer to read
+        sp = int(parts[7], 16)
+        out[int(tid)] = next(((lo, hi, flags) for lo, hi, flags in maps if lo <= sp < hi), (0, 0, []))
+    return out
+
+
+def stack_depth(pid, lo, hi):
+    """Bytes written at the top of a locked stack [lo, hi): from the lowest
+    non-zero byte up (base/locked_thread.h maps it zeroed)."""
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        mem.seek(lo)
+        data = mem.read(hi - lo)
+    first = next((i for i, b in enumerate(data) if b), len(data))
+    return len(data) - first
 
 
 def seqpacket_fds(pid):
@@ -164,6 +202,16 @@ def main():
                 status(signer, "Seccomp"))
         c.check(os.stat("/proc/%d/mem" % signer).st_uid == 0 and status(signer, "NoNewPrivs")[:1] == ["1"],
                 "the signer is not dumpable and has no_new_privs")
+        # Each channel thread's stack (where an RSA CRT signature may hold
+        # dmp1/dmq1 while it runs) is locked and never dumped; the main
+        # thread, which only waits, is on the process's ordinary stack.
+        stacks = thread_stacks(signer)
+        channels = {tid: m_[2] for tid, m_ in stacks.items() if tid != signer}
+        c.check(len(channels) >= 2 and all("lo" in f and "dd" in f for f in channels.values()),
+                "every channel thread of the signer (%d) runs on a locked, never-dumped stack (VmFlags lo dd)" %
+                len(channels), channels)
+        c.check(signer in stacks and "lo" not in stacks[signer][2],
+                "the signer's main thread is on an ordinary stack (the check can tell)", stacks.get(signer))
 
         # A reload under the filter: the signer reads the configuration and
         # the new key files, parses them in threads, and signs with them.
@@ -212,6 +260,14 @@ def main():
                 c.check(phrase in log, "the log says why: %r" % phrase)
         msg = signed_message(m, "PS-after-bad")
         c.check(len(dkimpy_results(msg, dnsfunc)) == 2, "the signer still signs after the malformed requests")
+        # How deep the channels' stacks went after signing under load, a
+        # LOAD and the refusals: the figure kKeyThreadStack was sized by.
+        stacks = {tid: m_ for tid, m_ in thread_stacks(signer).items() if tid != signer and "lo" in m_[2]}
+        depths = sorted(stack_depth(signer, lo, hi) for lo, hi, _ in stacks.values())
+        size = max((hi - lo for lo, hi, _ in stacks.values()), default=0)
+        print("signer channel stacks: %d of %d KiB used at most (%s)" % (
+            (depths[-1] if depths else 0) >> 10, size >> 10, ", ".join("%d" % (d >> 10) for d in depths)))
+        c.check(depths and 0 < depths[-1] < size // 2, "the signer's channels used under half of their locked stacks")
 
         # SIGKILL while messages flow.
         traffic = Traffic(m, dnsfunc)
