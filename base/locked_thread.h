@@ -60,10 +60,13 @@
 
 namespace signet {
 
-// Measured (stack_used, on a CPU with AVX-512 IFMA, OpenSSL 3.0): a signer
-// channel thread signing RSA-2048 and Ed25519 keys and loading key sets
-// uses at most about 40 KiB; a key-parsing thread about 30 KiB. Six times
-// that, for a PKCS#11 module's own frames and a future OpenSSL.
+// Measured (a zero-fill canary, on a CPU with AVX-512 IFMA, OpenSSL 3.0,
+// integration.privsep_keys_only_in_the_signer_process): a signer channel
+// thread signing RSA-2048 and Ed25519 under load 18 KiB, one that also
+// served a LOAD (the configuration and key set read again) 74 KiB, the
+// signer's first load 76 KiB, a key-parsing thread 7 to 10 KiB (TLS and
+// glibc's thread descriptor included). Over three times the deepest: room
+// for a PKCS#11 module's own frames and another OpenSSL.
 inline constexpr std::size_t kKeyThreadStack = std::size_t{256} << 10;
 
 class LockedThread {
