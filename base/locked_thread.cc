@@ -48,9 +48,11 @@ std::string lock_refused(std::size_t bytes, int err) {
   rlimit rl{};
   if (::getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
     limit = kib(static_cast<std::size_t>(rl.rlim_cur));
-    if (const long held = locked_kib(); held >= 0) limit += ", " + std::to_string(held) + " KiB locked already";
-    limit = " (" + limit + ")";
   }
+  if (const long held = locked_kib(); held >= 0) {
+    limit += (limit.empty() ? "" : ", ") + std::to_string(held) + " KiB locked already";
+  }
+  if (!limit.empty()) limit = " (" + limit + ")";
   return "cannot lock a " + kib(bytes) + " thread stack in memory (mlock: " + std::strerror(err) +
          "): RLIMIT_MEMLOCK" + limit + " is too small; raise it (systemd: LimitMEMLOCK=)";
 }

@@ -111,18 +111,19 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
   // Set after the uid change (which clears it); a daemon already gone is
   // seen by getppid.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != daemon_pid) return 0;
-  const bool token = service->holds_token_keys();
-  if (Status s = privsep::restrict_signer(token); !s) return refuse(s.error().message);
-  Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
-            (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
-  // Locked now, as `user` (root no longer locks regardless): the channels
-  // and the most key parsers a LOAD starts (one per core), so a budget too
-  // small refuses here, not at a reload.
+  // Locked now, as `user` (root no longer locks regardless), before the
+  // filter (which refuses getrlimit, so the message could not say the
+  // limit): the channels and the most key parsers a LOAD starts (one per
+  // core), so a budget too small refuses here, not at a reload.
   if (Status s = LockedThread::check_lockable(fds.size() + std::max(1u, std::thread::hardware_concurrency())); !s) {
     return refuse("cannot lock the channel and key-parsing threads' stacks: " + s.error().message +
                   "; LimitMEMLOCK= must cover secure-heap-size (" + std::to_string(secure_heap().size) + " bytes) plus " +
                   std::to_string(kKeyThreadStack >> 10) + " KiB per channel and per core");
   }
+  const bool token = service->holds_token_keys();
+  if (Status s = privsep::restrict_signer(token); !s) return refuse(s.error().message);
+  Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
+            (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
   std::vector<LockedThread> threads;
   std::mutex mu;
   std::condition_variable done;
