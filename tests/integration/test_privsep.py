@@ -7,9 +7,11 @@ through it over SOCK_SEQPACKET socketpairs. As root, this test:
 - signs rsa-sha256 and ed25519-sha256 through the milter protocol and
   verifies both with dkimpy;
 - reads the network-facing process's memory (/proc/PID/mem over its
-  mappings, while it signs) for the RSA key's private numbers (p, q, d in
-  both byte orders) and the Ed25519 seed: none found; the same search in the
-  signer process finds them (the search works);
+  mappings, while it signs) for the RSA key's private numbers (p, q, d,
+  dmp1, dmq1, iqmp in both byte orders) and the Ed25519 seed: none found;
+  the same search in the signer process finds them (the search works), each
+  copy in locked, never-dumped memory (the secure heap, or in flight on a
+  channel thread's locked stack);
 - checks the signer is not dumpable, runs as the configured user's uid, and
   is under a seccomp filter (/proc/PID/status Seccomp: 2); each of its
   channel threads runs on a locked, never-dumped stack (the mapping holding
@@ -41,7 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testkit import (Checks, SignetMilter, children, dkimpy_results, load_keys_file, make_dnsfunc, make_keys,  # noqa: E402
                      scenario_args)
-from test_key_memory import der_ints, ed25519_seed, search  # noqa: E402
+from test_key_memory import der_ints, ed25519_seed, mappings, search  # noqa: E402
 from test_sealed_keys import signed_message  # noqa: E402 - one message, its added DKIM-Signature fields put in front
 
 
@@ -57,13 +59,7 @@ def thread_stacks(pid):
     pointer, for each thread of pid blocked in a syscall
     (/proc/PID/task/TID/syscall: "nr a1..a6 sp pc"; root reads it even when
     pid is not dumpable)."""
-    maps = []
-    for line in open("/proc/%d/smaps" % pid):
-        head = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
-        if head:
-            maps.append([int(head.group(1), 16), int(head.group(2), 16), ""])
-        elif line.startswith("VmFlags:") and maps:
-            maps[-1][2] = line.split(":", 1)[1].split()
+    maps = [(lo, hi, flags.split()) for lo, hi, _, _, flags in mappings(pid)]
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
@@ -166,7 +162,7 @@ def main():
     dnsfunc = make_dnsfunc(load_keys_file(records))
     numbers = der_ints(os.path.join(keys_dir, "example.com", "ps-rsa.key"))
     needles = {}
-    for k in ("p", "q", "d"):
+    for k in ("p", "q", "d", "dmp1", "dmq1", "iqmp"):
         needles[k + " big-endian"] = numbers[k]
         needles[k + " little-endian"] = numbers[k][::-1]
     needles["ed25519 seed"] = ed25519_seed(os.path.join(keys_dir, "example.com", "ps-ed.key"))
@@ -194,8 +190,8 @@ def main():
         in_signer = search(signer, needles)
         c.check(traffic.signed > 0, "messages were signed during the search (%d)" % traffic.signed)
         found = {n: len(h) for n, h in in_milter.items() if h}
-        c.check(not found, "no RSA private number (p, q, d, either byte order) nor the Ed25519 seed in the "
-                "network-facing process's memory", found)
+        c.check(not found, "no RSA private number (p, q, d, dmp1, dmq1, iqmp, either byte order) nor the Ed25519 "
+                "seed in the network-facing process's memory", found)
         for n in ("p little-endian", "q little-endian", "ed25519 seed"):
             c.check(len(in_signer[n]) >= 1, "the same search finds the %s in the signer process (the search works)" % n)
         c.check(status(signer, "Seccomp")[:1] == ["2"], "the signer runs under a seccomp filter",
@@ -206,6 +202,31 @@ def main():
         # dmp1/dmq1 while it runs) is locked and never dumped; the main
         # thread, which only waits, is on the process's ordinary stack.
         stacks = thread_stacks(signer)
+        # In the signer, every copy found while it signed is in locked,
+        # never-dumped memory: the secure heap, or (a CPU with AVX-512 IFMA,
+        # OpenSSL 3.0) dmp1/dmq1 in flight on a channel thread's stack.
+        copies = [(n, h) for n in needles for h in in_signer[n]]
+        outside = sorted({(n, name, flags) for n, (name, flags, _) in copies
+                          if not {"lo", "dd"} <= set(flags.split())})
+        flying = sorted({n for n, (_, _, at) in copies
+                         if any(lo <= at < hi for t, (lo, hi, _) in stacks.items() if t != signer)})
+        c.check(copies and not outside, "in the signer every copy (%d) of every private number and the seed is in "
+                "locked, never-dumped memory (in flight on a locked channel stack this time: %s)" % (
+                    len(copies), ", ".join(flying) or "none"), outside)
+        # The in-flight copy lasts one exponentiation: read the channel
+        # stacks alone, many times, while messages are signed (a figure, not
+        # a check: it depends on the CPU).
+        seen, reads, until = 0, 0, time.monotonic() + 1.5
+        with open("/proc/%d/mem" % signer, "rb", buffering=0) as mem:
+            while time.monotonic() < until:
+                for t, (lo, hi, _) in stacks.items():
+                    if t == signer:
+                        continue
+                    mem.seek(lo)
+                    data = mem.read(hi - lo)
+                    reads += 1
+                    seen += any(needles[n] in data for n in ("dmp1 little-endian", "dmq1 little-endian"))
+        print("dmp1/dmq1 in flight on a locked channel stack in %d of %d reads of one stack" % (seen, reads))
         channels = {tid: m_[2] for tid, m_ in stacks.items() if tid != signer}
         c.check(len(channels) >= 2 and all("lo" in f and "dd" in f for f in channels.values()),
                 "every channel thread of the signer (%d) runs on a locked, never-dumped stack (VmFlags lo dd)" %
@@ -217,6 +238,12 @@ def main():
         # the new key files, parses them in threads, and signs with them.
         traffic.stop.set()
         traffic.join(30)
+        time.sleep(0.2)
+        quiet = search(signer, needles)
+        left = sorted({n for n in needles for _, _, at in quiet[n]
+                       if any(lo <= at < hi for t, (lo, hi, _) in stacks.items() if t != signer)})
+        c.check(not left and quiet["p little-endian"], "once signing stops no copy is left on a channel stack "
+                "(OpenSSL cleanses its in-flight buffer)", left)
         make_keys(args.signet, keys_dir, [("example.com", "ps-rsa2", "rsa", 2048), ("example.com", "ps-ed2", "ed25519")],
                   keys_file=records)
         dnsfunc = make_dnsfunc(load_keys_file(records))
