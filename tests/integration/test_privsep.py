@@ -27,22 +27,29 @@ through it over SOCK_SEQPACKET socketpairs. As root, this test:
 - kills the signer with SIGKILL while messages flow: every message is either
   signed with two signatures dkimpy verifies or passed unsigned under
   on-error = accept (none signed wrongly, none lost), one log line says the
-  signer died, a new signer is started, and signing resumes through it.
+  signer died, a new signer is started, and signing resumes through it;
+- starts a signer (as nobody) under a RLIMIT_MEMLOCK that does not cover
+  its secure heap and its locked thread stacks: it refuses to start, saying
+  the limit, how many stacks it needs and what to raise; with enough it
+  serves.
 """
 import ctypes
 import os
+import pwd
 import re
+import resource
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testkit import (Checks, SignetMilter, children, dkimpy_results, load_keys_file, make_dnsfunc, make_keys,  # noqa: E402
-                     scenario_args)
+from testkit import (Checks, MilterError, SignetMilter, children, dkimpy_results, load_keys_file, make_dnsfunc,  # noqa: E402
+                     make_keys, scenario_args)
 from test_key_memory import der_ints, ed25519_seed, mappings, search  # noqa: E402
 from test_sealed_keys import signed_message  # noqa: E402 - one message, its added DKIM-Signature fields put in front
 
@@ -146,6 +153,54 @@ class Traffic(threading.Thread):
                     self.resumed_at = time.monotonic()
             else:
                 self.wrong += 1
+
+
+def memlock_budget(c, args):
+    """The signer, started as root and running as nobody, locks one 256 KiB
+    stack per channel and per core on top of its secure heap: a
+    RLIMIT_MEMLOCK below that refuses at start with what to do; one that
+    covers it serves."""
+    work = os.path.join(os.path.abspath(args.work), "memlock")
+    keys_dir = os.path.join(work, "keys")
+    make_keys(args.signet, keys_dir, [("example.com", "ml-ed", "ed25519")], dir_mode=0o755)
+    nobody = pwd.getpwnam("nobody")
+    for root, dirs, files in os.walk(keys_dir):
+        for n in dirs + files + [""]:
+            os.chown(os.path.join(root, n), nobody.pw_uid, nobody.pw_gid)
+    heap = 1 << 20  # the smallest secure-heap-size
+    config = {"key-directory": keys_dir, "internal-hosts": "127.0.0.1", "dns-check": False, "user": "nobody",
+              "privilege-separation": True, "secure-heap-size": heap,
+              "stream.tx": {"domain": "example.com", "selector": "ml-ed"}, "rule.tx": {"stream": "tx"}}
+    cores = os.cpu_count() or 1
+    stacks = min(max(4 * cores, 8), 64) + cores  # channels (milter/main.cc) + one parser per core
+    soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    need = heap + stacks * (256 << 10)
+    if hard != resource.RLIM_INFINITY and hard < need + (1 << 20):
+        c.check(True, "memlock budget: skipped, the hard RLIMIT_MEMLOCK (%d) is below what the signer needs" % hard)
+        return
+    m = SignetMilter(args.milter, work, config, name="tight")
+    m.write_config()
+    tight = heap + 2 * (256 << 10)
+    p = subprocess.run(m.argv(), capture_output=True, text=True, timeout=30,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_MEMLOCK, (tight, hard)))
+    out = p.stdout + p.stderr
+    c.check(p.returncode == 2, "with RLIMIT_MEMLOCK = secure heap + 2 stacks, signet-milter refuses to start (exit %s)"
+            % p.returncode)
+    line = next((l for l in out.splitlines() if "cannot lock the channel and key-parsing threads' stacks" in l), "")
+    for phrase in ("RLIMIT_MEMLOCK (%d KiB" % (tight >> 10), "raise it (systemd: LimitMEMLOCK=)",
+                   "%d stacks of 256 KiB needed, 2 fit" % stacks, "secure-heap-size (%d bytes)" % heap):
+        c.check(phrase in line, "the signer's refusal says %r" % phrase, line or out[-600:])
+    m = SignetMilter(args.milter, work, config, name="enough")
+    resource.setrlimit(resource.RLIMIT_MEMLOCK, (need + (256 << 10), hard))  # inherited by the milter and its signer
+    try:
+        with m:
+            msg = signed_message(m, "ML1")
+            c.check(b"DKIM-Signature" in msg, "with secure heap + %d stacks + one spare, the signer serves and signs"
+                    % stacks, msg[:300])
+    except MilterError as e:
+        c.check(False, "with secure heap + %d stacks + one spare, the signer serves and signs" % stacks, str(e)[-600:])
+    finally:
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (soft, hard))
 
 
 def main():
@@ -319,6 +374,7 @@ def main():
         c.check(log.count("was killed by signal 9") == 1, "one line says the signer died",
                 [l for l in log.splitlines() if "signer process" in l][:5])
     c.check(m.returncode == 0, "signet-milter stops cleanly with its signer (exit %s)" % m.returncode)
+    memlock_budget(c, args)
     return c.finish()
 
 
