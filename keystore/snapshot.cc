@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/locked_thread.h"
 #include "base/time.h"
 #include "hsm/pkcs11.h"
 #include "keystore/key_file.h"
@@ -136,17 +137,28 @@ Result<std::shared_ptr<const KeySnapshot>> KeySnapshot::load(const std::string& 
   // The workers run at a lower CPU priority (nice 10, this thread only:
   // Linux threads have their own): at start nothing else runs and they get
   // every core, on a reload under load the signing threads go first, so
-  // parsing 200 000 keys takes longer but does not hold up mail.
+  // parsing 200 000 keys takes longer but does not hold up mail. In the
+  // signer process each runs on a locked, never-dumped stack (parsing puts
+  // key numbers there; base/locked_thread.h); one that cannot start fails
+  // the load with why, never parses on an ordinary stack.
   const std::size_t threads =
       std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 1 + rows.size() / 256);
-  std::vector<std::thread> pool;
+  std::vector<LockedThread> pool;
+  std::optional<Error> not_started;
   for (std::size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
+    auto started = start_key_thread([&] {
       (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);  // best effort: a failure only costs latency
       worker();
     });
+    if (!started) {
+      not_started = started.error();
+      next = rows.size();  // the workers started stop at their next row
+      break;
+    }
+    pool.push_back(std::move(started.value()));
   }
   for (auto& t : pool) t.join();
+  if (not_started) return permanent_error("key parsing: " + not_started->message);
   if (const std::size_t i = first_error.load(); i < rows.size()) return *errors[i];
   snap->parsed_ = parsed.load();
   // 3. Check each key against its entry, in key-set order.

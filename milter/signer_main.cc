@@ -5,13 +5,17 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "base/locked_thread.h"
 #include "conf/config.h"
 #include "keystore/snapshot.h"
 #include "milter/runtime.h"
@@ -86,40 +90,63 @@ int signer_main(const std::string& fd_list, const std::vector<std::string>& args
   // This process alone opens sealed key files: read as root now, and kept
   // for the reloads (as `user`) that can no longer read a root-owned file.
   keystore::MasterKeyKeeper master_key(log);
-  privsep::SignerService service(
-      [&args, &master_key](std::shared_ptr<const keystore::KeySnapshot> previous) {
-        return load_keys(args, std::move(previous), master_key);
-      },
-      log);
+  // Every thread that touches a key runs on a locked, never-dumped stack
+  // (base/locked_thread.h): the key parsers, the first load (on its own
+  // thread, so this one's ordinary stack never holds a key) and the channels.
+  lock_key_thread_stacks();
+  std::optional<privsep::SignerService> service;
+  {
+    auto first_load = LockedThread::start([&] {
+      service.emplace(
+          [&args, &master_key](std::shared_ptr<const keystore::KeySnapshot> previous) {
+            return load_keys(args, std::move(previous), master_key);
+          },
+          log);
+    });
+    if (!first_load) return refuse(first_load.error().message);
+  }
   if (Status s = drop_privileges(cfg.value()); !s) return refuse(s.error().message);
   // Never dumpable, whatever core-dumps says: this process is the keys.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return refuse("prctl(PR_SET_DUMPABLE) failed");
   // Set after the uid change (which clears it); a daemon already gone is
   // seen by getppid.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != daemon_pid) return 0;
-  const bool token = service.holds_token_keys();
+  // Locked now, as `user` (root no longer locks regardless), before the
+  // filter (which refuses getrlimit, so the message could not say the
+  // limit): the channels and the most key parsers a LOAD starts (one per
+  // core), so a budget too small refuses here, not at a reload.
+  if (Status s = LockedThread::check_lockable(fds.size() + std::max(1u, std::thread::hardware_concurrency())); !s) {
+    return refuse("cannot lock the channel and key-parsing threads' stacks: " + s.error().message +
+                  "; LimitMEMLOCK= must cover secure-heap-size (" + std::to_string(secure_heap().size) + " bytes) plus " +
+                  std::to_string(kKeyThreadStack >> 10) + " KiB per channel and per core");
+  }
+  const bool token = service->holds_token_keys();
   if (Status s = privsep::restrict_signer(token); !s) return refuse(s.error().message);
   Log::info("signer: serving " + std::to_string(fds.size()) + " channels, seccomp filter on (no network" +
             (token ? "; file writes allowed for the PKCS#11 module" : ", no file writes") + ")");
-  std::vector<std::thread> threads;
+  std::vector<LockedThread> threads;
   std::mutex mu;
   std::condition_variable done;
   std::size_t serving = fds.size();
   for (int fd : fds) {
-    threads.emplace_back([&, fd] {
-      service.serve(fd);
+    auto t = LockedThread::start([&, fd] {
+      service->serve(fd);
       std::lock_guard<std::mutex> lock(mu);
       --serving;
       done.notify_one();
     });
+    // The channels started already serve until the daemon closes them: a
+    // return would wait on them. Leave now; the daemon sees the signer gone.
+    if (!t) std::_Exit(refuse(t.error().message));
+    threads.push_back(std::move(t.value()));
   }
   // This thread writes the refusal log's summaries (privsep/signer_service.h)
   // when their interval ends, not only at the next refusal of their kind.
   {
     std::unique_lock<std::mutex> lock(mu);
-    while (!done.wait_for(lock, std::chrono::seconds(1), [&] { return serving == 0; })) service.flush_log();
+    while (!done.wait_for(lock, std::chrono::seconds(1), [&] { return serving == 0; })) service->flush_log();
   }
-  service.flush_log();
+  service->flush_log();
   for (auto& t : threads) t.join();
   return 0;
 }

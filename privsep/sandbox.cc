@@ -74,7 +74,9 @@ Status restrict_signer(bool allow_file_writes) {
   f.allow({SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(write),
            SCMP_SYS(writev), SCMP_SYS(close)});
   // Memory: malloc, OpenSSL, thread stacks; mlock for libsodium's
-  // sodium_malloc of the master key, made anew on each LOAD of sealed keys.
+  // sodium_malloc of the master key, made anew on each LOAD of sealed keys,
+  // and for the threads' locked stacks (base/locked_thread.h: mmap, mprotect
+  // of the guard page, madvise MADV_DONTDUMP, mlock, munmap; nothing more).
   f.allow({SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise),
            SCMP_SYS(mremap), SCMP_SYS(mlock), SCMP_SYS(mlock2), SCMP_SYS(munlock)});
   // Threads: one per channel, started after the filter. clone only with

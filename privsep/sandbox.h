@@ -10,7 +10,10 @@
 //     (stderr), close;
 //   - memory: brk, mmap, munmap, mprotect, madvise, mremap, and mlock,
 //     mlock2, munlock (libsodium locks the master key, read anew on a LOAD of
-//     sealed keys; the secure heap itself is locked before the filter);
+//     sealed keys; the secure heap itself is locked before the filter; the
+//     channel threads' and a LOAD's key parsers' stacks are mapped, given a
+//     PROT_NONE guard page, MADV_DONTDUMP and mlock'd after it, and zeroed
+//     and unmapped when the thread ends: base/locked_thread.h);
 //   - threads (one per channel, started after the filter, and a LOAD's key
 //     parsers): clone only with CLONE_THREAD (never a new process), futex,
 //     set_robust_list, rseq, sched_yield, exit, exit_group,

@@ -55,27 +55,8 @@ struct Needle {
   std::size_t size;
 };
 
-struct Mapping {
-  std::uintptr_t lo, hi;
-  std::string perms, name, flags;  // perms and name from the header line, VmFlags
-};
-
-std::vector<Mapping> mappings() {
-  std::vector<Mapping> out;
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  while (std::getline(smaps, line)) {
-    unsigned long lo = 0, hi = 0;
-    char perms[5] = {};
-    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3) {
-      const auto slash = line.find_first_of("/[");
-      out.push_back({lo, hi, perms, slash == std::string::npos ? "anonymous" : line.substr(slash), ""});
-    } else if (line.rfind("VmFlags:", 0) == 0 && !out.empty()) {
-      out.back().flags = line.substr(8) + " ";
-    }
-  }
-  return out;
-}
+using signet::testing::Mapping;
+using signet::testing::mappings;
 
 struct Hit {
   std::string needle, mapping, flags;

@@ -12,11 +12,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "base/locked_thread.h"
 #include "hsm/pkcs11.h"
 #include "keystore/key_directory.h"
 #include "keystore/lifecycle.h"
@@ -170,6 +172,28 @@ TEST(Pkcs11Token, Ed25519KeyMadeInTheTokenSignsWhatLibsodiumVerifies) {
 
 // Read through the module directly, as another program would: the private
 // key's value is not readable and the key cannot be exported.
+// The signer process opens token keys on its key-parsing threads and signs
+// on its channel threads, both on locked stacks of kKeyThreadStack bytes
+// (base/locked_thread.h): the module's frames fit there with room to spare.
+TEST(Pkcs11Token, OpensAndSignsOnALockedStackWellWithinItsSize) {
+  ASSERT_TRUE(hsm::generate_key(parsed(softhsm().uri("rsa-locked")), Algorithm::RsaSha256, 2048).ok());
+  bool signed_ok = false;
+  auto t = LockedThread::start([&] {
+    auto key = hsm::open_key(parsed(softhsm().uri("rsa-locked")));
+    if (!key) return;
+    const Sha256Digest d = digest_of("headers");
+    auto sig = key->sign_digest(d);
+    signed_ok = sig.ok() && verifies(*key, d, *sig);
+  });
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  t->join();
+  EXPECT_TRUE(signed_ok);
+  std::printf("a SoftHSM2 open and RSA-2048 signature used %zu KiB of a %zu KiB locked stack\n", t->stack_used() >> 10,
+              kKeyThreadStack >> 10);
+  EXPECT_GT(t->stack_used(), 0u);
+  EXPECT_LT(t->stack_used(), kKeyThreadStack / 2);
+}
+
 TEST(Pkcs11Token, PrivateKeyIsSensitiveAndNotExtractable) {
   ASSERT_TRUE(hsm::generate_key(parsed(softhsm().uri("rsa-sens")), Algorithm::RsaSha256, 2048).ok());
   void* h = ::dlopen(kModule, RTLD_NOW);

@@ -34,7 +34,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/locked_thread.h"
 #include "milter/log.h"
+#include "test_util.h"
 
 namespace signet::privsep {
 namespace {
@@ -92,6 +94,19 @@ std::map<std::string, int> probe_in_child(bool allow_file_writes, const std::str
       put("thread", e.code().value());
     }
     put("getrandom in a thread", in_thread == 16 ? kWorked : EIO);
+    // The channels and key parsers run on locked, never-dumped stacks
+    // (base/locked_thread.h: mmap, mprotect, madvise, mlock, munmap),
+    // started after the filter.
+    put("check_lockable", LockedThread::check_lockable(2) ? kWorked : EIO);
+    bool on_locked = false;
+    auto locked = LockedThread::start([&] {
+      const int here = 0;
+      const auto m = signet::testing::mapping_of(&here);
+      on_locked = m && m->flags.find(" lo ") != std::string::npos && m->flags.find(" dd ") != std::string::npos;
+    });
+    if (locked) locked->join();
+    put("thread on a locked stack", locked ? kWorked : EIO);
+    put("its stack is locked and never dumped", on_locked ? kWorked : EIO);
     std::vector<char> big(8 << 20, 'x');  // mmap'd by malloc
     put("8 MiB allocation", big[big.size() - 1] == 'x' ? kWorked : EIO);
     // abort()'s path: a signal raised at itself (tgkill), its handler set
@@ -174,7 +189,8 @@ TEST_F(SignerSandbox, AllowsWhatTheSignerDoesAndRefusesTheRest) {
   ASSERT_EQ(got.count("filter"), 1u) << "the child reported nothing";
   EXPECT_EQ(got["filter"], kWorked);
   for (const char* works : {"open read-only", "read", "fstat", "send on a channel", "recv on a channel", "thread",
-                            "getrandom in a thread", "8 MiB allocation", "setpriority nice 10",
+                            "getrandom in a thread", "check_lockable", "thread on a locked stack",
+                            "its stack is locked and never dumped", "8 MiB allocation", "setpriority nice 10",
                             "raise a signal at itself"}) {
     EXPECT_EQ(got[works], kWorked) << works << ": " << std::strerror(got[works]);
   }
@@ -193,7 +209,8 @@ TEST_F(SignerSandbox, FileWritesForAPkcs11ModuleKeepTheRestRefused) {
   auto got = probe_in_child(true, dir_);
   ASSERT_EQ(got.count("filter"), 1u) << "the child reported nothing";
   EXPECT_EQ(got["filter"], kWorked);
-  for (const char* works : {"open read-only", "open for writing", "open read-write", "thread", "recv on a channel"}) {
+  for (const char* works : {"open read-only", "open for writing", "open read-write", "thread", "recv on a channel",
+                            "thread on a locked stack", "its stack is locked and never dumped"}) {
     EXPECT_EQ(got[works], kWorked) << works << ": " << std::strerror(got[works]);
   }
   for (const char* refused : {"socket AF_INET", "socket AF_UNIX", "socketpair", "unlink", "execve", "fork",

@@ -1,14 +1,18 @@
 // Shared by the unit tests: files from tests/vectors and tests/corpus, CRLF
-// text, temporary directories, and DNS answers from a map.
+// text, temporary directories, DNS answers from a map, and this process's
+// mappings (/proc/self/smaps) with their VmFlags.
 #pragma once
 
 #include <dirent.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -76,6 +80,40 @@ inline std::vector<std::string> corpus_files() {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// One mapping of /proc/self/smaps: [lo, hi), perms and name from its header
+// line ("anonymous" when it has none), and its VmFlags followed by a space
+// (" rd wr mr mw me lo dd "), so " lo " finds the flag.
+struct Mapping {
+  std::uintptr_t lo, hi;
+  std::string perms, name, flags;
+};
+
+inline std::vector<Mapping> mappings() {
+  std::vector<Mapping> out;
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) == 3) {
+      const auto slash = line.find_first_of("/[");
+      out.push_back({lo, hi, perms, slash == std::string::npos ? "anonymous" : line.substr(slash), ""});
+    } else if (line.rfind("VmFlags:", 0) == 0 && !out.empty()) {
+      out.back().flags = line.substr(8) + " ";
+    }
+  }
+  return out;
+}
+
+// The mapping holding `address`, if any.
+inline std::optional<Mapping> mapping_of(const void* address) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  for (Mapping& m : mappings()) {
+    if (m.lo <= at && at < m.hi) return m;
+  }
+  return std::nullopt;
 }
 
 }  // namespace signet::testing
