@@ -179,6 +179,7 @@ MtaConnection::Next MtaConnection::optneg(std::string_view data, std::string& ou
   leading_space_ = n.leading_space;
   header_no_reply_ = (n.steps & SMFIP_NR_HDR) != 0;
   body_no_reply_ = n.body_no_reply;
+  connect_no_reply_ = n.connect_no_reply;
   session_.set_leading_space(leading_space_);
   std::string reply;
   append_u32_be(reply, std::min<std::uint32_t>(version, SMFI_PROT_VERSION));
@@ -241,7 +242,11 @@ MtaConnection::Next MtaConnection::connect(std::string_view data, std::string& o
     session_.set_client(std::move(client), macro("{daemon_name}"));
     return Verdict::Continue;
   });
-  append_packet(out, reply_of(v), {});
+  if (!connect_no_reply_) {
+    append_packet(out, reply_of(v), {});
+  } else if (v != Verdict::Continue) {
+    refused_ = v;
+  }
   return Next::Read;
 }
 
@@ -249,6 +254,10 @@ MtaConnection::Next MtaConnection::mail(std::string_view data, std::string& out)
   const auto argv = strings(data);
   if (!argv) return malformed("MAIL command with an unterminated argument");
   held_.reset();
+  if (refused_) {  // over max-connections (SMFIP_NR_CONN): said at connect
+    append_packet(out, reply_of(*refused_), {});
+    return Next::Read;
+  }
   const Verdict v = guarded("envfrom", [&] {
     std::string from = macro("{mail_addr}");
     if (from.empty() && !argv->empty()) from = std::string((*argv)[0]);
@@ -314,6 +323,7 @@ void MtaConnection::reset_connection() {
   });
   session_ = Session();
   session_.set_leading_space(leading_space_);
+  refused_.reset();
   for (auto& m : macros_) m.clear();
 }
 

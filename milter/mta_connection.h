@@ -16,7 +16,9 @@
 //               reply. Kept per stage; a stage's new macros drop those of the
 //               stages after it (a new MAIL is a new transaction)
 //   C  CONNECT  host NUL, family ('4' '6' 'L' 'U'), port (2 bytes), address
-//               NUL -> continue, or accept/tempfail over max-connections
+//               NUL -> continue, or accept/tempfail over max-connections;
+//               under SMFIP_NR_CONN no reply, and that verdict is the
+//               answer to each MAIL on the connection
 //   M  MAIL     argv (NUL each) -> Session::begin's verdict
 //   L  HEADER   name NUL value NUL -> no reply under SMFIP_NR_HDR
 //   N  EOH      -> Session::end_of_headers' verdict
@@ -110,6 +112,10 @@ class MtaConnection {
   bool leading_space_ = false;   // SMFIP_HDR_LEADSPC negotiated
   bool header_no_reply_ = false;  // SMFIP_NR_HDR
   bool body_no_reply_ = false;   // SMFIP_NR_BODY
+  bool connect_no_reply_ = false;  // SMFIP_NR_CONN
+  // A connect verdict other than continue under SMFIP_NR_CONN: the answer
+  // to every MAIL on this connection (the log line was written at connect).
+  std::optional<Verdict> refused_;
   // A body verdict other than continue under SMFIP_NR_BODY: given at end of
   // message (milter/negotiate.h).
   std::optional<Verdict> held_;

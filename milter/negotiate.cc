@@ -8,10 +8,11 @@ Negotiated negotiate(unsigned long offered_actions, unsigned long offered_steps)
   Negotiated n;
   n.actions = SMFIF_ADDHDRS & offered_actions;
   const unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC |
-                             SMFIP_NR_HDR | SMFIP_NR_BODY;
+                             SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_BODY;
   n.steps = want & offered_steps;
   n.leading_space = (n.steps & SMFIP_HDR_LEADSPC) != 0;
   n.body_no_reply = (n.steps & SMFIP_NR_BODY) != 0;
+  n.connect_no_reply = (n.steps & SMFIP_NR_CONN) != 0;
   if (offered_actions & SMFIF_SETSYMLIST) {
     n.actions |= SMFIF_SETSYMLIST;
     n.macros = {

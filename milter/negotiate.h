@@ -8,13 +8,18 @@
 //   Steps skipped: HELO, RCPT, DATA, unknown commands (signet uses none of
 //     them). Connect, MAIL, headers, end of header, body and end of message
 //     are needed.
-//   No-reply steps: headers (SMFIP_NR_HDR) and body chunks (SMFIP_NR_BODY):
-//     signet's answer to each is "continue" — the one exception, a body over
-//     max-body-bytes, is held and given at end of message (same outcome:
-//     accepted unsigned or tempfailed, its one log line written when the
-//     limit was passed). Connect, MAIL and end of header are not no-reply:
-//     their answer can be "accept" (over max-connections, untrusted, no
-//     stream), which spares the MTA the rest of the connection or message.
+//   No-reply steps: connect (SMFIP_NR_CONN), headers (SMFIP_NR_HDR) and body
+//     chunks (SMFIP_NR_BODY): signet's answer to each is "continue" — the
+//     exceptions are held and given at the next step the MTA waits on: a
+//     connection over max-connections is answered at each MAIL (accepted
+//     unsigned or tempfailed, its one log line written at connect), a body
+//     over max-body-bytes at end of message (its line written when the limit
+//     was passed). One round trip fewer per connection: Postfix opens a
+//     milter connection per SMTP session, often one message each. MAIL and
+//     end of header are not no-reply: their answer can be "accept"
+//     (untrusted, no stream, already signed), which spares the MTA sending
+//     the rest of the message (all of an inbound message, when the same
+//     smtpd serves port 25 and submission).
 //   SMFIP_HDR_LEADSPC: header values keep their leading whitespace (see
 //     milter/header_text.h).
 // Every flag is asked only when the MTA offers it (Postfix >= 2.6 and
@@ -46,6 +51,7 @@ struct Negotiated {
   unsigned long steps = 0;    // SMFIP_* asked
   bool leading_space = false;  // SMFIP_HDR_LEADSPC in force
   bool body_no_reply = false;  // SMFIP_NR_BODY in force: body verdicts wait for end of message
+  bool connect_no_reply = false;  // SMFIP_NR_CONN in force: a connect verdict waits for MAIL
   struct Macros {
     int stage;  // SMFIM_*
     std::string_view names;

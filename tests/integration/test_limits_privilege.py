@@ -2,8 +2,9 @@
 """Limits and privilege of the running daemon, through the milter protocol.
 
 - max-connections: N connections open at once are served; the next one has
-  its mail handled per on-error (accepted unsigned), with one log line, and
-  the N open ones still sign.
+  its mail handled per on-error (accepted unsigned), answered at each MAIL
+  (connect is SMFIP_NR_CONN), with one log line, and the N open ones still
+  sign.
 - max-body-bytes with on-error = tempfail: body chunks get no reply
   (SMFIP_NR_BODY), and the message over the limit is tempfailed at its end
   of message, with one log line; the next message on the connection signs.
@@ -71,8 +72,12 @@ def main():
             held.append(cl)
         over = m.client()
         r = over.connect(macros={"{daemon_name}": "tx", "{client_addr}": "127.0.0.1"})
-        c.check(r[0] == b"a", "the connection over max-connections (3) is answered accept: its mail passes unsigned",
-                r)
+        c.check(over.steps & 0x1000 and r is None, "SMFIP_NR_CONN negotiated: connect gets no reply", (hex(over.steps), r))
+        r = over.mail("<a@example.com>", {"i": "OVER1"})
+        c.check(r is not None and r[0] == b"a",
+                "the connection over max-connections (3) is answered accept at MAIL: its mail passes unsigned", r)
+        r = over.mail("<a@example.com>", {"i": "OVER2"})
+        c.check(r is not None and r[0] == b"a", "and at every MAIL of that connection", r)
         over.quit()
         time.sleep(0.3)
         lines = [l for l in m.log_lines() if "max-connections" in l]

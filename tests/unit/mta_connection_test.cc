@@ -185,12 +185,12 @@ TEST(MtaConnection, AWholeMessageGetsRepliesOnlyWhereTheMtaWaitsAndSignaturesTha
   Conversation c;
   c.feed(kPostfixOffer);
   const auto r = c.feed(postfix_message());
-  // connect, MAIL, end of header; no reply per header or body chunk
-  // (SMFIP_NR_HDR, SMFIP_NR_BODY); two insertions and continue at the end.
-  ASSERT_EQ(cmds(r), "ccciic");
+  // MAIL, end of header; no reply to connect, per header or per body chunk
+  // (SMFIP_NR_CONN, _HDR, _BODY); two insertions and continue at the end.
+  ASSERT_EQ(cmds(r), "cciic");
   EndResult signed_;
   signed_.verdict = Verdict::Continue;
-  for (int i = 4; i >= 3; --i) {  // inserted at index 0 in reverse: the last one is on top
+  for (int i = 3; i >= 2; --i) {  // inserted at index 0 in reverse: the last one is on top
     const std::string& d = r[static_cast<std::size_t>(i)].data;
     EXPECT_EQ(read_u32_be(d, 0), 0u);
     const std::size_t name_end = d.find('\0', 4);
@@ -232,7 +232,10 @@ TEST(MtaConnection, PacketsSplitAtAnyByteGetTheSameReplies) {
 TEST(MtaConnection, WithoutNoReplyStepsEveryHeaderAndBodyChunkIsAnswered) {
   Conversation c;
   c.feed(optneg(6, 0x1FF, 0x1FFFFF & ~(SMFIP_NR_HDR | SMFIP_NR_BODY)));
-  EXPECT_EQ(cmds(c.feed(postfix_message())), "ccccccciic");
+  EXPECT_EQ(cmds(c.feed(postfix_message())), "cccccciic");
+  Conversation v2;
+  v2.feed(optneg(2, SMFI_V2_ACTS, SMFI_V2_PROT));  // no SMFIP_NR_* at all in version 2
+  EXPECT_EQ(cmds(v2.feed(postfix_message())), "ccccccciic");
 }
 
 TEST(MtaConnection, MacrosAreOneNameWithOrWithoutBracesAndANewMailDropsTheLaterStages) {
@@ -250,13 +253,31 @@ TEST(MtaConnection, MacrosAreOneNameWithOrWithoutBracesAndANewMailDropsTheLaterS
 }
 
 TEST(MtaConnection, OverMaxConnectionsTheConnectionIsAcceptedUnsignedWithOneLine) {
-  Conversation c("max-connections = 1\n");
+  {  // An MTA without SMFIP_NR_CONN hears it at connect.
+    Conversation c("max-connections = 1\n");
+    c.open = 2;
+    c.feed(optneg(6, 0x1FF, 0x1FFFFF & ~SMFIP_NR_CONN));
+    EXPECT_EQ(cmds(c.feed(connect_part())), "a");
+    ASSERT_EQ(g_lines.size(), 1u);
+    EXPECT_NE(g_lines[0].find("not served: 2 connections open (max-connections 1)"), std::string::npos) << g_lines[0];
+  }
+  // Under SMFIP_NR_CONN: no reply to connect, the same answer to every
+  // MAIL of the connection, the one line at connect.
+  Conversation c("max-connections = 1\non-error = tempfail\n");
   c.open = 2;
   c.feed(kPostfixOffer);
-  const auto r = c.feed(connect_part());
-  EXPECT_EQ(cmds(r), "a");
+  EXPECT_EQ(cmds(c.feed(connect_part())), "");
+  // Two MAILs (macros and command, up to the headers: the MTA sends no
+  // more after a tempfail), each answered tempfail.
+  const std::string mail = mail_part().substr(0, mail_part().find(packet(SMFIC_HEADER, nul({"From", " Carol <carol@example.com>"}))));
+  const std::string answers = cmds(c.feed(mail)) + cmds(c.feed(mail));
+  EXPECT_EQ(answers, "tt");
   ASSERT_EQ(g_lines.size(), 1u);
-  EXPECT_NE(g_lines[0].find("not served: 2 connections open (max-connections 1)"), std::string::npos) << g_lines[0];
+  EXPECT_NE(g_lines[0].find("its mail is tempfailed"), std::string::npos) << g_lines[0];
+  // A new connection on the socket (QUIT_NC) is counted again.
+  c.open = 1;
+  c.feed(packet(SMFIC_QUIT_NC) + connect_part());
+  EXPECT_EQ(cmds(c.feed(mail_part())), "cciic");
 }
 
 TEST(MtaConnection, AnAbortEndsTheMessageWithOneLineAndTheNextOneSigns) {
@@ -273,11 +294,12 @@ TEST(MtaConnection, AnAbortEndsTheMessageWithOneLineAndTheNextOneSigns) {
   EXPECT_NE(g_lines[0].find("signed stream=tx"), std::string::npos) << g_lines[0];
 }
 
+
 TEST(MtaConnection, ABodyOverTheLimitIsHeldForTheEndOfMessageUnderNoReplyBody) {
   Conversation c("max-body-bytes = 8\n");
   c.feed(kPostfixOffer);
   const auto r = c.feed(postfix_message());
-  EXPECT_EQ(cmds(r), "ccca") << "no reply to the chunk; the held verdict (accept unsigned) at the end";
+  EXPECT_EQ(cmds(r), "cca") << "no reply to the chunk; the held verdict (accept unsigned) at the end";
   ASSERT_EQ(g_lines.size(), 1u);
 }
 
@@ -325,7 +347,7 @@ TEST(MtaConnection, QuitEndsAndQuitNewConnectionStartsAFreshOne) {
   c.feed(kPostfixOffer);
   std::string msg = postfix_message();
   const auto r = c.feed(msg.substr(0, msg.find(packet(SMFIC_EOH))) + packet(SMFIC_QUIT_NC) + msg);
-  EXPECT_EQ(cmds(r), "ccccciic") << "the first connection's connect and MAIL, then the whole second one";
+  EXPECT_EQ(cmds(r), "ccciic") << "the first connection's MAIL, then the second one's";
   ASSERT_EQ(g_lines.size(), 2u);
   EXPECT_NE(g_lines[0].find("not signed"), std::string::npos) << g_lines[0];
   EXPECT_NE(g_lines[1].find("signed stream=tx"), std::string::npos) << g_lines[1];

@@ -44,9 +44,12 @@ TEST(Negotiate, NoReplyOnlyWhereTheAnswerIsAlwaysContinue) {
   EXPECT_TRUE(n.steps & SMFIP_NR_HDR);
   EXPECT_TRUE(n.steps & SMFIP_NR_BODY);
   EXPECT_TRUE(n.body_no_reply);
-  // Connect (max-connections), MAIL (untrusted) and end of header (no
-  // stream) can answer accept, sparing the MTA the rest: they are answered.
-  for (unsigned long answered : {SMFIP_NR_CONN, SMFIP_NR_MAIL, SMFIP_NR_EOH}) {
+  // Connect's one other answer (max-connections) waits for MAIL.
+  EXPECT_TRUE(n.steps & SMFIP_NR_CONN);
+  EXPECT_TRUE(n.connect_no_reply);
+  // MAIL (untrusted) and end of header (no stream) can answer accept,
+  // sparing the MTA the rest of the message: they are answered.
+  for (unsigned long answered : {SMFIP_NR_MAIL, SMFIP_NR_EOH}) {
     EXPECT_FALSE(n.steps & answered) << std::hex << answered;
   }
   EXPECT_TRUE(n.steps & SMFIP_HDR_LEADSPC);
