@@ -269,10 +269,17 @@ MtaConnection::Next MtaConnection::mail(std::string_view data, std::string& out)
 }
 
 MtaConnection::Next MtaConnection::header(std::string_view data, std::string& out) {
-  const auto fields = strings(data);
-  if (!fields || fields->size() != 2) return malformed("header command that is not name NUL value NUL");
+  // name NUL value NUL. A NUL inside the value is the message's (an MTA
+  // that passes one on): the Session refuses to sign it with the on-error
+  // policy and one log line, rather than the connection being dropped.
+  const std::size_t name_end = data.find('\0');
+  if (name_end == std::string_view::npos || data.back() != '\0' || name_end + 1 == data.size()) {
+    return malformed("header command that is not name NUL value NUL");
+  }
+  const std::string_view name = data.substr(0, name_end);
+  const std::string_view value = data.substr(name_end + 1, data.size() - name_end - 2);
   guarded("header", [&] {
-    session_.header((*fields)[0], (*fields)[1]);
+    session_.header(name, value);
     return Verdict::Continue;
   });
   if (!header_no_reply_) append_packet(out, SMFIR_CONTINUE, {});

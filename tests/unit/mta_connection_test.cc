@@ -328,6 +328,20 @@ TEST(MtaConnection, BadInputClosesTheConversationAndSaysWhy) {
   }
 }
 
+TEST(MtaConnection, ANulInAHeaderValueIsTheMessagesAndFollowsOnErrorWithOneLine) {
+  Conversation c;
+  c.feed(kPostfixOffer);
+  std::string msg = postfix_message();
+  const std::string subject = packet(SMFIC_HEADER, nul({"Subject", " hello"}));
+  msg.replace(msg.find(subject), subject.size(), packet(SMFIC_HEADER, std::string("Subject\0 hel\0lo\0", 16)));
+  MtaConnection::Next last = MtaConnection::Next::Read;
+  const auto r = c.feed(msg, SIZE_MAX, &last);
+  EXPECT_EQ(last, MtaConnection::Next::Read) << "the connection dropped: " << c.conn.why();
+  EXPECT_EQ(cmds(r), "cac") << "accepted unsigned at the end of header (on-error = accept)";
+  ASSERT_EQ(g_lines.size(), 1u);
+  EXPECT_NE(g_lines[0].find("NUL byte in a header field"), std::string::npos) << g_lines[0];
+}
+
 TEST(MtaConnection, AMessageInFlightWhenTheConnectionEndsLeavesOneLine) {
   Conversation c;
   c.feed(kPostfixOffer);
