@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -23,9 +24,14 @@
 namespace signet::milter {
 namespace {
 
-// Grown to the largest packet the connection sends (a 64 KB body chunk),
-// then kept for the connection.
+// A connection's read buffer: small while it carries commands; at the first
+// packet that does not fit (a body chunk, up to 64 KB), 256 KB at least, so
+// that one read takes several chunks as the kernel holds them. Measured over
+// inet: at 1 MB a message, 2.07-2.13 -> 1.8 ms of milter CPU, with one
+// 64 KB buffer against a 256 KB one; not allocated (nor zeroed) for a
+// message that needs no more. Kept for the connection.
 constexpr std::size_t kInitialBuffer = 16384;
+constexpr std::size_t kBodyBuffer = 262144;
 
 bool tcp_tuning() {
   static const bool on = [] {
@@ -222,7 +228,8 @@ void MilterServer::converse(int fd, RuntimeHolder& holder) {
     set_option(fd, IPPROTO_TCP, TCP_QUICKACK, 1);
   }
   MtaConnection conn(holder, open_);
-  std::vector<char> buf(kInitialBuffer);
+  std::size_t size = kInitialBuffer;
+  std::unique_ptr<char[]> buf(new char[size]);  // not zeroed: only read bytes are looked at
   std::size_t begin = 0, end = 0;
   std::string out;
   auto bad = [&](const std::string& why) {
@@ -233,7 +240,7 @@ void MilterServer::converse(int fd, RuntimeHolder& holder) {
   for (;;) {
     // Every complete packet in the buffer, in place.
     const MtaConnection::Consumed c =
-        conn.consume(std::string_view(buf.data() + begin, end - begin), options_.max_packet, out);
+        conn.consume(std::string_view(buf.get() + begin, end - begin), options_.max_packet, out);
     begin += c.bytes;
     const std::size_t need = c.need;
     const bool quit = c.next == MtaConnection::Next::Close;
@@ -256,13 +263,19 @@ void MilterServer::converse(int fd, RuntimeHolder& holder) {
     // Room for the rest of the next packet.
     if (begin == end) {
       begin = end = 0;
-    } else if (begin + need > buf.size()) {
-      std::memmove(buf.data(), buf.data() + begin, end - begin);
+    } else if (begin + need > size) {
+      std::memmove(buf.get(), buf.get() + begin, end - begin);
       end -= begin;
       begin = 0;
     }
-    if (need > buf.size()) buf.resize(need);
-    const ssize_t n = ::read(fd, buf.data() + end, buf.size() - end);
+    if (need > size) {
+      const std::size_t bigger = std::max(need, kBodyBuffer);
+      std::unique_ptr<char[]> grown(new char[bigger]);
+      std::memcpy(grown.get(), buf.get(), end);
+      buf = std::move(grown);
+      size = bigger;
+    }
+    const ssize_t n = ::read(fd, buf.get() + end, size - end);
     if (n > 0) {
       end += static_cast<std::size_t>(n);
       if (tcp) set_option(fd, IPPROTO_TCP, TCP_QUICKACK, 1);
