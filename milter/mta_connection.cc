@@ -228,7 +228,7 @@ MtaConnection::Next MtaConnection::connect(std::string_view data, std::string& o
   if (client.empty()) client = macro("{client_addr}");
   const Verdict v = guarded("connect", [&] {
     const auto rt = holder_.current();
-    const int open = open_.load(std::memory_order_relaxed);
+    const int open = rank_;
     if (open > 0 && static_cast<std::size_t>(open) > rt->config.max_connections) {
       // Bounded like every other input: the MTA's mail on this connection is
       // handled per on-error, and the connection costs nothing more.
@@ -331,6 +331,7 @@ void MtaConnection::reset_connection() {
   session_ = Session();
   session_.set_leading_space(leading_space_);
   refused_.reset();
+  rank_ = open_.load(std::memory_order_relaxed);
   for (auto& m : macros_) m.clear();
 }
 

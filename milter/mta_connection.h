@@ -70,8 +70,14 @@ class MtaConnection {
  public:
   enum class Next { Read, Close };
 
-  // `open`: the connections open now, this one included (max-connections).
-  MtaConnection(RuntimeHolder& holder, const std::atomic<int>& open) : holder_(holder), open_(open) {}
+  // max-connections: `rank` is how many connections were open when this one
+  // was accepted, itself included: it is over the limit when that is, even
+  // if the MTA's connect command comes after others were accepted (with
+  // SMFIP_NR_CONN the MTA does not wait for each connect's answer). `open`:
+  // the connections open now, the rank of a new connection on the same
+  // socket (SMFIC_QUIT_NC).
+  MtaConnection(RuntimeHolder& holder, const std::atomic<int>& open, int rank)
+      : holder_(holder), open_(open), rank_(rank) {}
 
   Next handle(char cmd, std::string_view data, std::string& out);
 
@@ -108,6 +114,7 @@ class MtaConnection {
 
   RuntimeHolder& holder_;
   const std::atomic<int>& open_;
+  int rank_;
   Session session_;
   bool leading_space_ = false;   // SMFIP_HDR_LEADSPC negotiated
   bool header_no_reply_ = false;  // SMFIP_NR_HDR

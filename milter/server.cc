@@ -194,6 +194,7 @@ void MilterServer::worker(RuntimeHolder& holder) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
+    int rank = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!accepting_.load()) {  // stop_accepting() came while this one was taken
@@ -201,12 +202,12 @@ void MilterServer::worker(RuntimeHolder& holder) {
         break;
       }
       connections_.insert(fd);
-      open_.fetch_add(1);
+      rank = open_.fetch_add(1) + 1;
       // One more waiting before this connection is served, unless enough
       // threads exist for max-connections (and one over it, to be told so).
       if (waiting_.load() == 0 && threads_.size() <= options_.max_connections) spawn_locked();
     }
-    converse(fd, holder);
+    converse(fd, holder, rank);
     std::lock_guard<std::mutex> lock(mu_);
     connections_.erase(fd);
     ::close(fd);  // under the lock: stop() never shuts down a number reused by then
@@ -218,7 +219,7 @@ void MilterServer::worker(RuntimeHolder& holder) {
   changed_.notify_all();
 }
 
-void MilterServer::converse(int fd, RuntimeHolder& holder) {
+void MilterServer::converse(int fd, RuntimeHolder& holder, int rank) {
   const timeval limit{options_.timeout_seconds, 0};
   (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
@@ -227,7 +228,7 @@ void MilterServer::converse(int fd, RuntimeHolder& holder) {
     set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     set_option(fd, IPPROTO_TCP, TCP_QUICKACK, 1);
   }
-  MtaConnection conn(holder, open_);
+  MtaConnection conn(holder, open_, rank);
   std::size_t size = kInitialBuffer;
   std::unique_ptr<char[]> buf(new char[size]);  // not zeroed: only read bytes are looked at
   std::size_t begin = 0, end = 0;

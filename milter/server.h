@@ -90,7 +90,7 @@ class MilterServer {
       : listen_fd_(fd), unix_path_(std::move(unix_path)), options_(options) {}
   void spawn_locked();  // REQUIRES: mu_ held
   void worker(RuntimeHolder& holder);
-  void converse(int fd, RuntimeHolder& holder);
+  void converse(int fd, RuntimeHolder& holder, int rank);
 
   const int listen_fd_;
   const std::string unix_path_;

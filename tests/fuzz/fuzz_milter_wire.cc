@@ -92,7 +92,7 @@ std::string reply_commands(std::string_view out, std::string_view input) {
 // Feeds `bytes` in pieces of `step`, as milter/server.cc does with what it reads.
 std::string converse(World& w, std::string_view bytes, std::size_t step) {
   std::atomic<int> open{1};
-  MtaConnection conn(w.holder, open);
+  MtaConnection conn(w.holder, open, 1);
   std::string buffered, out;
   const std::string_view input = bytes;
   while (!bytes.empty()) {
