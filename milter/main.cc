@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
             (settings.metrics_listen.empty() ? "" : ", metrics on " + settings.metrics_listen) +
             (settings.ledger_file.empty() ? "" : ", ledger " + settings.ledger_file));
   notify::ready("signing: " + status() + ", socket " + socket);
-  server.serve(holder);  // returns after SIGTERM's drain (milter/lifecycle.h)
+  const bool served = server.serve(holder);  // returns after SIGTERM's drain (milter/lifecycle.h)
   stop_lifecycle();
   reloader.stop();
   if (signer) signer->stop();
@@ -290,5 +290,5 @@ int main(int argc, char** argv) {
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   listening.value().reset();  // the socket closed, a unix socket file removed
   Log::info("stopped");
-  return 0;
+  return served ? 0 : 1;
 }

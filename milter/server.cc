@@ -146,20 +146,30 @@ MilterServer::~MilterServer() {
   if (!unix_path_.empty()) (void)::unlink(unix_path_.c_str());
 }
 
-void MilterServer::spawn_locked() {
-  std::thread t([this] { worker(*holder_); });
-  const std::thread::id id = t.get_id();
-  threads_.emplace(id, std::move(t));
+bool MilterServer::spawn_locked() {
+  try {
+    std::thread t([this] { worker(*holder_); });
+    const std::thread::id id = t.get_id();
+    threads_.emplace(id, std::move(t));
+    return true;
+  } catch (const std::exception& e) {
+    // No thread (RLIMIT_NPROC, memory): the connections already taken are
+    // served; new ones wait in the backlog until a thread is free.
+    protocol_log().write("thread", fmt::format("cannot start a thread for MTA connections: {}", e.what()), e.what());
+    return false;
+  }
 }
 
-void MilterServer::serve(RuntimeHolder& holder) {
+bool MilterServer::serve(RuntimeHolder& holder) {
   std::unique_lock<std::mutex> lock(mu_);
   holder_ = &holder;
   // Two waiting from the start: a connection that arrives while the first
   // is being taken finds the second.
-  if (!stopped_) {
-    spawn_locked();
-    spawn_locked();
+  const bool first = !stopped_ && spawn_locked();
+  const bool second = !stopped_ && spawn_locked();
+  if (!stopped_ && !first && !second) {
+    Log::error("cannot start any thread to serve MTA connections: signet-milter stops");
+    return false;
   }
   for (;;) {
     changed_.wait(lock, [&] { return !finished_.empty() || threads_.empty(); });
@@ -174,7 +184,7 @@ void MilterServer::serve(RuntimeHolder& holder) {
       t.join();
       lock.lock();
     }
-    if (threads_.empty()) return;
+    if (threads_.empty()) return true;
   }
 }
 

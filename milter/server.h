@@ -39,7 +39,10 @@
 //   address), inet6:PORT@HOST (HOST a name or an address, [brackets] allowed).
 //   Fails with what is wrong and where.
 // serve(holder): serves until stop(); returns once every connection's thread
-//   has ended and been joined. REQUIRES: holder outlives the call.
+//   has ended and been joined; returns false at once, logged, if no thread
+//   can be started at all. A thread that cannot be started later (RLIMIT_NPROC,
+//   memory) is logged; connections then wait in the backlog for a free one.
+//   REQUIRES: holder outlives the call.
 // stop_accepting(): no new connections from now on (the listening socket is
 //   shut down: an MTA's connect is refused); open ones are served on.
 // stop(): stop_accepting(), and every open connection is shut down (its
@@ -78,7 +81,7 @@ class MilterServer {
   MilterServer(const MilterServer&) = delete;
   MilterServer& operator=(const MilterServer&) = delete;
 
-  void serve(RuntimeHolder& holder);
+  bool serve(RuntimeHolder& holder);
   void stop_accepting();
   void stop();
   int open_connections() const { return open_.load(std::memory_order_relaxed); }
@@ -88,7 +91,7 @@ class MilterServer {
  private:
   MilterServer(int fd, std::string unix_path, Options options)
       : listen_fd_(fd), unix_path_(std::move(unix_path)), options_(options) {}
-  void spawn_locked();  // REQUIRES: mu_ held
+  bool spawn_locked();  // REQUIRES: mu_ held. False (logged) when no thread can be started
   void worker(RuntimeHolder& holder);
   void converse(int fd, RuntimeHolder& holder, int rank);
 

@@ -3,12 +3,16 @@
 // stop_accepting()/stop() with a connection open.
 #include <gtest/gtest.h>
 #include <libmilter/mfdef.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -214,4 +218,35 @@ TEST(MilterServer, StopAcceptingRefusesNewConnectionsServesOpenOnesAndStopEndsTh
   s.thread.join();  // serve() returned
   s.thread = std::thread([] {});
   ::close(open);
+}
+
+// A thread that cannot be started (RLIMIT_NPROC, memory) was an escaping
+// std::system_error: std::terminate, the daemon gone with its messages.
+// Now serve() says so and returns false. In a child that is nobody with a
+// process limit it has already reached.
+TEST(MilterServer, NoThreadForConnectionsIsLoggedAndServeReturnsFalseInsteadOfAborting) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become nobody";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  char tmpl[] = "/tmp/signet-server-nproc-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Log::capture(capture);
+    auto server = MilterServer::listen("unix:" + dir + "/m.sock", {});
+    if (!server) ::_exit(3);
+    const rlimit none{1, 1};  // this process is nobody's one
+    if (::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0 || ::setrlimit(RLIMIT_NPROC, &none) != 0) {
+      ::_exit(4);
+    }
+    RuntimeHolder holder;
+    const bool served = server.value()->serve(holder);
+    ::_exit(served ? 5 : logged("cannot start any thread to serve MTA connections") ? 0 : 6);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no listen, 4: no nobody/limit, 5: served, 6: not logged";
 }
