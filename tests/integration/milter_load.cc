@@ -6,6 +6,7 @@
 //   milter_load --socket inet:PORT@127.0.0.1 --connections 8 --messages 20000
 //               [--min-seconds S] [--keys FILE --schedule FILE] [--latency-out FILE]
 //               [--verify-dir DIR] [--per-connection N] [--from-domains N]
+//               [--until-file PATH]
 //
 // Each connection carries N messages (default 50) before a new one is opened;
 // --per-connection 1 is Postfix's pattern with one SMTP session per message.
@@ -17,7 +18,10 @@
 // the same way. --from-domains N sends each message from a domain drawn
 // uniformly from t0.example .. t<N-1>.example (envelope and From; a key set
 // of N streams, bench/keyset_scale.py) instead of example.com, and checks
-// every signature's d= is that domain. Prints counts and "N passed, M
+// every signature's d= is that domain. --until-file PATH keeps sending, past
+// --messages and --min-seconds, until PATH exists (a benchmark that cannot
+// know in advance how long the load must last, bench/keyset_scale.py's
+// reloads, ends it when it is done). Prints counts and "N passed, M
 // failed"; exit 1 on failure.
 #include <algorithm>
 #include <atomic>
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include "bench/milterclient/milter_client.h"
 #include "canon/header.h"
@@ -53,7 +58,7 @@ struct Options {
   int connections = 8;
   long messages = 1000;
   double min_seconds = 0;
-  std::string keys, schedule, latency_out, verify_dir;
+  std::string keys, schedule, latency_out, verify_dir, until_file;
   int body_lines = 20;
   long per_connection = 50;
   long from_domains = 0;  // 0: everything from example.com
@@ -181,6 +186,7 @@ int main(int argc, char** argv) {
     else if (k == "--schedule") o.schedule = v;
     else if (k == "--latency-out") o.latency_out = v;
     else if (k == "--verify-dir") o.verify_dir = v;
+    else if (k == "--until-file") o.until_file = v;
     else if (k == "--body-lines") o.body_lines = std::stoi(v);
     else if (k == "--from-domains") o.from_domains = std::stol(v);
     else if (k == "--per-connection") o.per_connection = std::max(1L, std::stol(v));
@@ -204,7 +210,9 @@ int main(int argc, char** argv) {
         for (;;) {
           const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
           const long n = next.fetch_add(1);
-          if (n >= o.messages && elapsed >= o.min_seconds) break;
+          if (n >= o.messages && elapsed >= o.min_seconds &&
+              (o.until_file.empty() || ::access(o.until_file.c_str(), F_OK) == 0))
+            break;
           if (++on_conn % o.per_connection == 0) conn.reset();  // connection churn (1: Postfix's pattern)
           const auto t0 = Clock::now();
           // (built with append: GCC 12 -O3 warns falsely on "lit" + std::string)
