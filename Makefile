@@ -23,7 +23,7 @@ build: deps
 # Chromium). Last, every libFuzzer target for
 # FUZZ_TEST_SECONDS under ASan+UBSan, two at a time (tests/fuzz/run): a
 # crash, leak, timeout or sanitizer report fails the run.
-ASAN_TESTS = MtaConnection|MilterServer|Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock|Replay|replay_check|SignerProtocol|SignerService
+ASAN_TESTS = MtaConnection|MilterServer|Retirer|Session|Config|Option|Router|Cidr|Key|BadKeySet|Manifest|Window|DnsCheck|HeaderText|Golden|Opendkim|Doctor|Dmarc|dmarc_import|milter_protocol|sendmail|postfix|tcp_socket|bad_input|keyset_reload|limits_and_privilege|Ledger|Metrics|TestClock|metrics_scraped|ledger_survives|test_clock|Replay|replay_check|SignerProtocol|SignerService
 
 # Not under ASan: KeyMemory.* read the whole address space (ASan's shadow is
 # terabytes of it), and the Pkcs11 tests load SoftHSM2, whose own allocations
@@ -46,7 +46,7 @@ test: build
 # days racing the drain, the writer's thread). A report fails the run;
 # nothing is suppressed (tests/tsan/suppressions.txt says why). The milter
 # server and its conversations (MtaConnection, MilterServer) are signet's own threads.
-TSAN_TESTS = MtaConnection|MilterServer|Session|Golden|KeySnapshot|KeyWindows|Ledger|Metrics|keyset_reload|limits_and_privilege|SignerService
+TSAN_TESTS = MtaConnection|MilterServer|Retirer|Session|Golden|KeySnapshot|KeyWindows|Ledger|Metrics|keyset_reload|limits_and_privilege|SignerService
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNET_TSAN=ON -DSIGNET_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-tsan -j $(JOBS) --target unit_tests signet-milter signet milter_load

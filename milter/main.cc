@@ -41,6 +41,7 @@
 #include "milter/notify.h"
 #include "milter/privileges.h"
 #include "milter/reloader.h"
+#include "milter/retirer.h"
 #include "milter/runtime.h"
 #include "milter/server.h"
 #include "milter/signer_main.h"
@@ -172,6 +173,9 @@ int main(int argc, char** argv) {
   const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
   for (const std::string& gap : first.value()->keys->gaps(started_at)) Log::warn("key set: " + gap);
   if (settings.streams.empty()) Log::warn("no [stream.NAME] is defined: nothing will be signed (see signet.conf(5))");
+  // Replaced Runtimes are freed on the retirer's thread, not at the end of
+  // the last message that held one (milter/retirer.h).
+  if (!Retirer::start()) Log::warn("no thread for freeing replaced key sets: a reload's old set is freed by the last message on it");
   holder.replace(std::move(first.value()));
 
   MilterServer::Options server_options;
@@ -287,6 +291,7 @@ int main(int argc, char** argv) {
   dns_watch.stop();
   if (metrics_server) metrics_server->stop();
   if (ledger_writer) ledger_writer->stop();  // the last interval's counts: a clean stop loses none
+  Retirer::stop();
   if (!settings.pidfile.empty()) ::unlink(settings.pidfile.c_str());
   listening.value().reset();  // the socket closed, a unix socket file removed
   Log::info("stopped");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "milter/retirer.h"
 #include "signer/key.h"
 
 namespace signet::milter {
@@ -49,7 +50,7 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
   // The master key that opened a good set is the one a reload falls back on
   // (keystore/sealed.h); a wrong one read and refused never is.
   if (master_key && !signer && key_options->master_key) master_key->keep(cfg->master_key_file, key_options->master_key);
-  auto rt = std::make_shared<Runtime>();
+  auto rt = std::make_unique<Runtime>();
   rt->config = std::move(cfg.value());
   rt->keys = std::move(keys.value());
   rt->metrics = instruments.metrics;
@@ -64,7 +65,9 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::vector<std::strin
                         instruments.counts->slot(ledger::KeyId{r.stream, r.domain, r.selector, alg}));
     }
   }
-  return std::shared_ptr<const Runtime>(std::move(rt));
+  // Freed off the signing path when a reload has replaced it and the last
+  // message on it ends (milter/retirer.h).
+  return retire_off_path(std::move(rt));
 }
 
 }  // namespace signet::milter

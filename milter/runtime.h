@@ -66,6 +66,8 @@ struct Runtime {
 
 // Configuration (from the command line in `args`) and its key set, validated
 // whole. Keys whose files are unchanged since `previous` are not parsed again.
+// The Runtime is freed, once its last holder lets go, on the retirer thread
+// when one runs (milter/retirer.h), never mid-message on a connection thread.
 // With `signer` (privilege-separation = on, privsep/client.h) no key file is
 // read here: the signer process loads the set (LOAD) and every key becomes a
 // PrivateKey::external over it; routing and windows are the same. The

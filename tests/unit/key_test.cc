@@ -4,6 +4,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <thread>
+#include <vector>
+
 #include "signer/base64.h"
 #include "signer/key.h"
 #include "signer/key_record.h"
@@ -163,4 +166,45 @@ TEST(KeyRecord, ParsesTagsAndRejectsBadOnes) {
   EXPECT_FALSE(parse_key_record("v=DKIM2; p=AAAA").ok());
   EXPECT_FALSE(parse_key_record("v=DKIM1; k=dsa; p=AAAA").ok());
   EXPECT_FALSE(parse_key_record("v=DKIM1; k=rsa").ok());
+}
+
+// Each thread keeps one OpenSSL decoder context for every RSA key it parses
+// (signer/key.cc, RsaDerDecoder): the keys it makes one after another must
+// each be their own, and a DER the decoder refuses must leave it working.
+TEST(PrivateKey, OneThreadParsesManyRsaKeysEachItsOwnAndARefusedOneChangesNothing) {
+  std::vector<std::string> pems, publics;
+  for (int i = 0; i < 3; ++i) {
+    auto k = PrivateKey::generate(Algorithm::RsaSha256, 2048);
+    ASSERT_TRUE(k.ok());
+    pems.push_back(k->to_pem());
+    publics.push_back(k->public_key_base64());
+  }
+  // The first key's PKCS#8 body cut in half: a PEM that frames a broken DER.
+  const std::string& first = pems[0];
+  const auto b = first.find('\n') + 1, e = first.find("-----END");
+  std::string body;
+  for (char c : first.substr(b, e - b)) if (c != '\n') body += c;
+  const std::string der = *base64::decode(body);
+  const std::string broken =
+      "-----BEGIN PRIVATE KEY-----\n" + base64::encode(der.substr(0, der.size() / 2)) + "\n-----END PRIVATE KEY-----\n";
+  const auto check_all = [&] {
+    for (int round = 0; round < 2; ++round) {
+      for (std::size_t i = 0; i < pems.size(); ++i) {
+        EXPECT_FALSE(PrivateKey::parse(broken).ok());
+        auto k = PrivateKey::parse(pems[i]);
+        ASSERT_TRUE(k.ok()) << k.error().message;
+        EXPECT_EQ(k->public_key_base64(), publics[i]);
+        auto sig = k->sign_digest(some_digest());
+        ASSERT_TRUE(sig.ok());
+        for (std::size_t j = 0; j < publics.size(); ++j) {
+          auto pub = PublicKey::from_der(Algorithm::RsaSha256, *base64::decode(publics[j]));
+          ASSERT_TRUE(pub.ok());
+          EXPECT_EQ(pub->verify_digest(some_digest(), sig.value()), i == j) << "key " << i << ", public key " << j;
+        }
+      }
+    }
+  };
+  check_all();
+  std::thread other(check_all);  // a second thread has its own context
+  other.join();
 }
