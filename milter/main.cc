@@ -173,9 +173,6 @@ int main(int argc, char** argv) {
   const conf::Config settings = cfg;  // start-up settings; reloads change streams and keys only
   for (const std::string& gap : first.value()->keys->gaps(started_at)) Log::warn("key set: " + gap);
   if (settings.streams.empty()) Log::warn("no [stream.NAME] is defined: nothing will be signed (see signet.conf(5))");
-  // Replaced Runtimes are freed on the retirer's thread, not at the end of
-  // the last message that held one (milter/retirer.h).
-  if (!Retirer::start()) Log::warn("no thread for freeing replaced key sets: a reload's old set is freed by the last message on it");
   holder.replace(std::move(first.value()));
 
   MilterServer::Options server_options;
@@ -236,6 +233,10 @@ int main(int argc, char** argv) {
   if (!settings.foreground && !daemonized && ::daemon(0, 0) != 0) {
     return fail(std::string("daemon(): ") + std::strerror(errno));
   }
+  // Replaced Runtimes are freed on the retirer's thread, not at the end of
+  // the last message that held one (milter/retirer.h). After daemon(): a
+  // fork does not copy the thread, and the child would queue them forever.
+  if (!Retirer::start()) Log::warn("no thread for freeing replaced key sets: a reload's old set is freed by the last message on it");
   if (!settings.pidfile.empty()) {
     std::ofstream pid(settings.pidfile, std::ios::trunc);
     pid << ::getpid() << "\n";

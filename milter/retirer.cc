@@ -1,6 +1,7 @@
 #include "milter/retirer.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -17,6 +18,8 @@ struct State {
   std::deque<std::function<void()>> queue;
   std::thread thread;
   bool running = false;
+  pid_t pid = 0;  // the process that started the thread: a forked child has none
+  bool running_here() const { return running && pid == ::getpid(); }
 };
 
 // Never destroyed: a Runtime's last reference may go during static
@@ -45,8 +48,10 @@ void run(State& s) {
 bool Retirer::start() {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (s.running) return true;
+  if (s.running_here()) return true;
+  if (s.running) return false;  // a fork's child: its parent's thread is not here, nor joinable
   s.running = true;
+  s.pid = ::getpid();
   // The thread starts with every signal blocked (it inherits this mask):
   // the daemon's signals are for its sigwait thread (milter/lifecycle.h),
   // and a SIGHUP or SIGTERM delivered here would take the default action
@@ -69,7 +74,7 @@ void Retirer::stop() {
   State& s = state();
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (!s.running) return;
+    if (!s.running_here()) return;
     s.running = false;
   }
   s.wake.notify_one();
@@ -80,7 +85,7 @@ void Retirer::hand_over(std::function<void()> free) {
   State& s = state();
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (s.running) {
+    if (s.running_here()) {
       s.queue.push_back(std::move(free));
       s.wake.notify_one();
       return;

@@ -12,8 +12,11 @@
 // lock, a push, a wake-up) and the retirer thread frees it.
 //
 // Calls:
-//   Retirer::start()     starts the thread (signet-milter, once, before the
-//                        first Runtime is published). Without it (tests,
+//   Retirer::start()     starts the thread (signet-milter, once, after
+//                        daemon(3): a fork does not copy it, and a child
+//                        that believed it ran would queue objects that are
+//                        never freed and join a thread it does not have;
+//                        before the first reload). Without it (tests,
 //                        tools, --check-config) objects are freed where their
 //                        last reference goes, as any shared_ptr's.
 //   Retirer::stop()      frees everything handed over, then joins; later

@@ -43,13 +43,6 @@ bool tcp_tuning() {
 
 void set_option(int fd, int level, int name, int value) { (void)::setsockopt(fd, level, name, &value, sizeof value); }
 
-bool is_tcp(int fd) {
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
-         (local.ss_family == AF_INET || local.ss_family == AF_INET6);
-}
-
 // Every byte, or false (the MTA went away, or took nothing for `timeout`).
 bool send_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -137,7 +130,9 @@ Result<std::unique_ptr<MilterServer>> MilterServer::listen(const std::string& sp
   // fallback (accept honours SO_RCVTIMEO, socket(7)).
   timeval tick{0, 250000};
   (void)::setsockopt(fd.value(), SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
-  return std::unique_ptr<MilterServer>(new MilterServer(fd.value(), std::move(path), options));
+  // Known here, once: every connection accepted on an inet socket is TCP.
+  const bool tcp = tcp_tuning() && !where->unix_domain();
+  return std::unique_ptr<MilterServer>(new MilterServer(fd.value(), std::move(path), options, tcp));
 }
 
 MilterServer::~MilterServer() {
@@ -233,7 +228,7 @@ void MilterServer::converse(int fd, RuntimeHolder& holder, int rank) {
   const timeval limit{options_.timeout_seconds, 0};
   (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  const bool tcp = tcp_tuning() && is_tcp(fd);
+  const bool tcp = tcp_;
   if (tcp) {
     set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     set_option(fd, IPPROTO_TCP, TCP_QUICKACK, 1);

@@ -89,8 +89,8 @@ class MilterServer {
   const std::string& unix_path() const { return unix_path_; }
 
  private:
-  MilterServer(int fd, std::string unix_path, Options options)
-      : listen_fd_(fd), unix_path_(std::move(unix_path)), options_(options) {}
+  MilterServer(int fd, std::string unix_path, Options options, bool tcp)
+      : listen_fd_(fd), unix_path_(std::move(unix_path)), options_(options), tcp_(tcp) {}
   bool spawn_locked();  // REQUIRES: mu_ held. False (logged) when no thread can be started
   void worker(RuntimeHolder& holder);
   void converse(int fd, RuntimeHolder& holder, int rank);
@@ -98,6 +98,7 @@ class MilterServer {
   const int listen_fd_;
   const std::string unix_path_;
   const Options options_;
+  const bool tcp_;  // inet and TCP tuning on: each accepted connection gets TCP_NODELAY/QUICKACK
   std::atomic<int> open_{0};
   std::atomic<int> waiting_{0};  // threads in accept()
   std::atomic<bool> accepting_{true};

@@ -2,6 +2,8 @@
 // not on the thread (a connection's, mid-message) that let go of it last.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -96,4 +98,27 @@ TEST(Retirer, TheRetirersThreadBlocksEverySignal) {
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   ASSERT_TRUE(done.load());
   for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGPIPE, SIGUSR1}) EXPECT_EQ(sigismember(&seen, sig), 1) << sig;
+}
+
+// daemon(3) forks: the child has no retirer thread. Started before the fork,
+// the child queued what it released (never freed) and joined a thread it did
+// not have; it frees in place now, as without a retirer.
+TEST(Retirer, AForkedChildFreesInPlaceAndStopsWithoutTheParentsThread) {
+  ASSERT_TRUE(Retirer::start());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::thread::id on;
+    std::atomic<int> freed{0};
+    auto p = retire_off_path(std::make_unique<Tracked>(&on, &freed));
+    p.reset();
+    const bool in_place = freed.load() == 1 && on == std::this_thread::get_id();
+    Retirer::stop();
+    ::_exit(in_place ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  Retirer::stop();
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's release was not freed in place";
 }
